@@ -1,0 +1,132 @@
+"""The `switchyard` command.
+
+    switchyard dev                 the whole local stack, in the foreground
+    switchyard db migrate|status   the schema
+    switchyard keys generate|rotate
+    switchyard token EMAIL         a local user and an access token for curl
+
+Commands that need broker libraries import them only when they run, so the base
+install (the functions) keeps working without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from functions.core.db import connect
+from functions.core.embedded import database_url
+from functions.core.errors import SwitchyardError
+from functions.core.migrate import migrate, status
+from functions.core.rotation import RotationProgress, rotate
+from functions.core.settings import Settings, load_settings
+from functions.core.tokens import local_identity
+from functions.core.vault import KeyRing, Vault, generate_key
+
+
+def _db_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    url = database_url(settings)
+    with connect(url, autocommit=True) as conn:
+        applied = migrate(conn)
+    for migration in applied:
+        print(f"applied {migration.version} {migration.name}")
+    print(f"{len(applied)} migration(s) applied; the database is up to date.")
+    return 0
+
+
+def _db_status(settings: Settings, _: argparse.Namespace) -> int:
+    with connect(database_url(settings), autocommit=True) as conn:
+        entries = status(conn)
+    for entry in entries:
+        state = "applied" if entry.applied else "pending"
+        print(f"{state:8} {entry.migration.version} {entry.migration.name}")
+    pending = sum(not e.applied for e in entries)
+    print(f"{len(entries) - pending} applied, {pending} pending")
+    return 0
+
+
+def _keys_generate(_: Settings, __: argparse.Namespace) -> int:
+    print(generate_key())
+    return 0
+
+
+def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    ring = KeyRing.parse(
+        settings.encryption_keys.get_secret_value() if settings.encryption_keys else None
+    )
+
+    def report(progress: RotationProgress) -> None:
+        print(f"rotated {progress.rotated}, remaining {progress.remaining}", flush=True)
+
+    with connect(database_url(settings), autocommit=True) as conn:
+        result = rotate(conn, Vault(ring), batch_size=args.batch_size, report=report)
+    print(
+        f"done: {result.rotated} re-encrypted under key {ring.newest.key_id}, "
+        f"{result.already_current} already current, {len(result.undecryptable)} undecryptable"
+    )
+    for account_id in result.undecryptable:
+        print(f"  cannot decrypt the credentials of account {account_id}", file=sys.stderr)
+    return 1 if result.undecryptable else 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    with connect(database_url(settings), autocommit=True) as conn:
+        identity = local_identity(conn, settings, args.email, ttl_s=args.ttl)
+    print(identity.access_token)
+    print(f"user {identity.user_id} <{identity.email}>", file=sys.stderr)
+    return 0
+
+
+def _dev(settings: Settings, args: argparse.Namespace) -> int:
+    from functions.dev import run_dev  # noqa: PLC0415 - starts processes; not needed elsewhere
+
+    return run_dev(settings, args)
+
+
+Handler = Callable[[Settings, argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchyard", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser("dev", help="run the whole local stack in the foreground")
+    dev.set_defaults(handler=_dev)
+
+    db = commands.add_parser("db", help="the database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("migrate", help="apply pending migrations").set_defaults(handler=_db_migrate)
+    db.add_parser("status", help="list applied and pending migrations").set_defaults(
+        handler=_db_status
+    )
+
+    keys = commands.add_parser("keys", help="the encryption key ring").add_subparsers(
+        dest="keys_command", required=True
+    )
+    keys.add_parser("generate", help="print a new Fernet key").set_defaults(
+        handler=_keys_generate
+    )
+    rot = keys.add_parser("rotate", help="re-encrypt every secret under the newest key")
+    rot.add_argument("--batch-size", type=int, default=100)
+    rot.set_defaults(handler=_keys_rotate)
+
+    token = commands.add_parser("token", help="a local user and an access token")
+    token.add_argument("email")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.set_defaults(handler=_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        code = handler(load_settings(), args)
+    except SwitchyardError as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    raise SystemExit(code)
