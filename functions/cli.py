@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from functions.core.db import connect
 from functions.core.embedded import database_url
-from functions.core.errors import SwitchyardError
+from functions.core.errors import ConfigError, SwitchyardError
 from functions.core.migrate import migrate, status
 from functions.core.rotation import RotationProgress, rotate
 from functions.core.settings import Settings, load_settings
@@ -84,6 +84,32 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
     return run_dev(settings, args)
 
 
+def _functions(settings: Settings, args: argparse.Namespace) -> int:
+    from functions.server import serve  # noqa: PLC0415
+
+    return serve(settings, host=args.host, port=args.port)
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        from worker.main import run  # noqa: PLC0415 - needs the worker extra
+    except ImportError as exc:
+        raise ConfigError(
+            f"the worker needs switchyard[worker] installed ({exc.name} is missing)"
+        ) from exc
+    return run(settings, args)
+
+
+def _sim_mt5(_: Settings, args: argparse.Namespace) -> int:
+    try:
+        from worker.sim.mt5.server import main as sim_main  # noqa: PLC0415
+    except ImportError as exc:
+        raise ConfigError(
+            f"the MT5 simulator needs switchyard[worker] installed ({exc.name} is missing)"
+        ) from exc
+    return sim_main(args.sim_args)
+
+
 Handler = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -111,6 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
     rot = keys.add_parser("rotate", help="re-encrypt every secret under the newest key")
     rot.add_argument("--batch-size", type=int, default=100)
     rot.set_defaults(handler=_keys_rotate)
+
+    functions = commands.add_parser("functions", help="serve the HTTP functions")
+    functions.add_argument("--host", default="127.0.0.1")
+    functions.add_argument("--port", type=int, default=8000)
+    functions.set_defaults(handler=_functions)
+
+    worker = commands.add_parser("worker", help="run the worker (terminals, exchanges, schedule)")
+    worker.set_defaults(handler=_worker)
+
+    sim = commands.add_parser("sim", help="simulators for local use").add_subparsers(
+        dest="sim_command", required=True
+    )
+    mt5 = sim.add_parser("mt5", help="a simulated MT5 terminal behind mt5linux's rpyc server")
+    mt5.add_argument("sim_args", nargs=argparse.REMAINDER, help="options of the simulator")
+    mt5.set_defaults(handler=_sim_mt5)
 
     token = commands.add_parser("token", help="a local user and an access token")
     token.add_argument("email")

@@ -1,0 +1,218 @@
+"""Trading vocabulary shared by the functions and the worker: the job row's contract.
+
+The functions validate a request into one of the payload models below and insert a
+job; the worker reads the job, parses the same model and writes a `JobResult` or a
+`JobError` back. Status and kind values are spelled exactly as in SQL.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from typing import Annotated, Any, Literal, NewType
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+AccountId = NewType("AccountId", UUID)
+JobId = NewType("JobId", UUID)
+#: Ours, derived from the job, sent to the venue (MT5: in the comment) so that after an
+#: ambiguous outcome the worker can look the order up before resending.
+ClientOrderId = NewType("ClientOrderId", str)
+#: The venue's identifiers (MT5 tickets, exchange order ids), always as text.
+VenueOrderId = NewType("VenueOrderId", str)
+VenuePositionId = NewType("VenuePositionId", str)
+
+
+class JobKind(enum.StrEnum):
+    VERIFY = "verify"  #: log in / call the venue with the stored credentials
+    SWITCH = "switch"  #: log the terminal in to the account ahead of trades
+    ORDER = "order"  #: open a market or pending order
+    CLOSE = "close"  #: close a position, fully or partly
+    MODIFY = "modify"  #: change SL/TP of a position or the price of a pending order
+    CANCEL = "cancel"  #: remove a pending order
+    SYNC = "sync"  #: refresh balance, positions and history
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"  #: waiting for a worker
+    RUNNING = "running"  #: claimed by a worker that holds its lease
+    SUCCEEDED = "succeeded"  #: done; `result` says what happened
+    FAILED = "failed"  #: ended without effect or with a known partial effect; `error` says why
+    CANCELLED = "cancelled"  #: withdrawn before it ran
+
+
+TERMINAL_JOB_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+TRADE_JOB_KINDS = frozenset({JobKind.ORDER, JobKind.CLOSE, JobKind.MODIFY, JobKind.CANCEL})
+
+
+class AccountStatus(enum.StrEnum):
+    PENDING = "pending"  #: credentials stored, not yet verified
+    VERIFIED = "verified"  #: the venue accepted the credentials
+    FAILED = "failed"  #: the venue rejected the credentials at connect time
+    DISABLED = "disabled"  #: credentials stopped working later (revoked, changed)
+
+
+class Venue(enum.StrEnum):
+    MT5 = "mt5"
+    BINANCE = "binance"
+    BYBIT = "bybit"
+    OKX = "okx"
+
+
+class Side(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(enum.StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+
+
+def client_order_id(job_id: UUID) -> ClientOrderId:
+    """`sy` + 24 hex digits of the job id: unique per job, short enough for an MT5 comment."""
+    return ClientOrderId("sy" + job_id.hex[:24])
+
+
+_Price = Annotated[Decimal, Field(gt=0, max_digits=20, decimal_places=10, allow_inf_nan=False)]
+_Volume = Annotated[Decimal, Field(gt=0, le=1_000_000, max_digits=20, decimal_places=8, allow_inf_nan=False)]
+_Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:#-]+$")]
+_Ticket = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmptyPayload(Payload):
+    """verify, switch and sync carry nothing but the job's account."""
+
+
+class OrderPayload(Payload):
+    symbol: _Symbol
+    side: Side
+    type: OrderType = OrderType.MARKET
+    volume: _Volume
+    price: _Price | None = None
+    sl: _Price | None = None
+    tp: _Price | None = None
+    deviation: Annotated[int, Field(ge=0, le=10_000)] = 20
+    comment: Annotated[str, Field(max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _price_matches_type(self) -> OrderPayload:
+        if self.type is OrderType.MARKET and self.price is not None:
+            raise ValueError("price is only for limit and stop orders; a market order fills at market")
+        if self.type is not OrderType.MARKET and self.price is None:
+            raise ValueError(f"a {self.type.value} order needs a price")
+        return self
+
+
+class ClosePayload(Payload):
+    position: _Ticket
+    #: Partial close; the whole position when absent.
+    volume: _Volume | None = None
+    deviation: Annotated[int, Field(ge=0, le=10_000)] = 20
+
+
+class ModifyPayload(Payload):
+    """New SL/TP of an open position, or new price/SL/TP of a pending order."""
+
+    position: _Ticket | None = None
+    order: _Ticket | None = None
+    price: _Price | None = None
+    sl: _Price | None = None
+    tp: _Price | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ModifyPayload:
+        if (self.position is None) == (self.order is None):
+            raise ValueError("modify names exactly one of position or order")
+        if self.position is not None and self.price is not None:
+            raise ValueError("a position's price cannot be modified, only its sl and tp")
+        if self.sl is None and self.tp is None and self.price is None:
+            raise ValueError("modify needs at least one of sl, tp or price")
+        return self
+
+
+class CancelPayload(Payload):
+    order: _Ticket
+
+
+PAYLOAD_MODELS: dict[JobKind, type[Payload]] = {
+    JobKind.VERIFY: EmptyPayload,
+    JobKind.SWITCH: EmptyPayload,
+    JobKind.SYNC: EmptyPayload,
+    JobKind.ORDER: OrderPayload,
+    JobKind.CLOSE: ClosePayload,
+    JobKind.MODIFY: ModifyPayload,
+    JobKind.CANCEL: CancelPayload,
+}
+
+
+def parse_payload(kind: JobKind, payload: dict[str, Any]) -> Payload:
+    """The typed payload of a job row (the worker re-validates what it reads)."""
+    return PAYLOAD_MODELS[kind].model_validate(payload)
+
+
+class ErrorCode(enum.StrEnum):
+    """Why a job failed, in words a client can branch on. `JobError.message` explains."""
+
+    CREDENTIALS_REJECTED = "credentials_rejected"  #: the venue refused the login / key
+    ACCOUNT_UNAVAILABLE = "account_unavailable"  #: deleted, disabled or not verified
+    INVALID_REQUEST = "invalid_request"  #: the payload cannot be sent as it is
+    INVALID_VOLUME = "invalid_volume"
+    INVALID_PRICE = "invalid_price"
+    INVALID_STOPS = "invalid_stops"
+    NO_MONEY = "no_money"
+    MARKET_CLOSED = "market_closed"
+    TRADE_DISABLED = "trade_disabled"
+    NOT_FOUND = "not_found"  #: the position or order does not exist (any more)
+    RISK_LIMIT = "risk_limit"  #: refused by the account's own risk limits
+    REJECTED = "rejected"  #: refused by the venue for another reason
+    VENUE_UNAVAILABLE = "venue_unavailable"  #: retries exhausted talking to the venue
+    INTERNAL = "internal"  #: a bug on our side; the message says no more than needed
+
+
+#: Codes that are the user's to fix (HTTP 422 at the functions); the rest are ours/the venue's.
+USER_ERROR_CODES = frozenset(set(ErrorCode) - {ErrorCode.VENUE_UNAVAILABLE, ErrorCode.INTERNAL})
+
+
+class JobError(BaseModel):
+    """What `jobs.error` holds: never a secret, never a stack trace."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: ErrorCode
+    message: str
+    retcode: int | None = None
+
+
+class Fill(BaseModel):
+    """The result of an order/close job (`jobs.result`)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    client_order_id: ClientOrderId
+    order: VenueOrderId | None = None
+    deal: str | None = None
+    position: VenuePositionId | None = None
+    price: Decimal | None = None
+    volume: Decimal | None = None
+    retcode: int | None = None
+    status: Literal["filled", "placed", "modified", "cancelled", "closed"]
+
+
+class AccountSnapshot(BaseModel):
+    """The result of a verify/switch/sync job: what the venue says about the account."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    balance: Decimal
+    equity: Decimal | None = None
+    margin: Decimal | None = None
+    free_margin: Decimal | None = None
+    currency: str
+    leverage: int | None = None
+    login: str | None = None
+    server: str | None = None
+    permissions: dict[str, Any] = Field(default_factory=dict)
