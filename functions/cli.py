@@ -79,20 +79,20 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _dev(settings: Settings, args: argparse.Namespace) -> int:
-    from functions.dev import run_dev  # noqa: PLC0415 - starts processes; not needed elsewhere
+    from functions.dev import run_dev
 
     return run_dev(settings, args)
 
 
 def _functions(settings: Settings, args: argparse.Namespace) -> int:
-    from functions.server import serve  # noqa: PLC0415
+    from functions.server import serve
 
     return serve(settings, host=args.host, port=args.port)
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        from worker.main import run  # noqa: PLC0415 - needs the worker extra
+        from worker.main import run
     except ImportError as exc:
         raise ConfigError(
             f"the worker needs switchyard[worker] installed ({exc.name} is missing)"
@@ -102,7 +102,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def _sim_mt5(_: Settings, args: argparse.Namespace) -> int:
     try:
-        from worker.sim.mt5.server import main as sim_main  # noqa: PLC0415
+        from worker.sim.mt5.server import main as sim_main
     except ImportError as exc:
         raise ConfigError(
             f"the MT5 simulator needs switchyard[worker] installed ({exc.name} is missing)"
@@ -131,9 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="the encryption key ring").add_subparsers(
         dest="keys_command", required=True
     )
-    keys.add_parser("generate", help="print a new Fernet key").set_defaults(
-        handler=_keys_generate
-    )
+    keys.add_parser("generate", help="print a new Fernet key").set_defaults(handler=_keys_generate)
     rot = keys.add_parser("rotate", help="re-encrypt every secret under the newest key")
     rot.add_argument("--batch-size", type=int, default=100)
     rot.set_defaults(handler=_keys_rotate)

@@ -62,7 +62,9 @@ def template_db(admin_url: str) -> str:
             ).fetchone()
             if row is None or not row["datistemplate"]:
                 if row is not None:
-                    conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+                    conn.execute(
+                        sql.SQL("drop database {} with (force)").format(sql.Identifier(name))
+                    )
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
                 with connect(with_database(admin_url, name), autocommit=True) as tpl:
                     migrate(tpl)

@@ -77,7 +77,9 @@ def client_order_id(job_id: UUID) -> ClientOrderId:
 
 
 _Price = Annotated[Decimal, Field(gt=0, max_digits=20, decimal_places=10, allow_inf_nan=False)]
-_Volume = Annotated[Decimal, Field(gt=0, le=1_000_000, max_digits=20, decimal_places=8, allow_inf_nan=False)]
+_Volume = Annotated[
+    Decimal, Field(gt=0, le=1_000_000, max_digits=20, decimal_places=8, allow_inf_nan=False)
+]
 _Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:#-]+$")]
 _Ticket = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -104,7 +106,9 @@ class OrderPayload(Payload):
     @model_validator(mode="after")
     def _price_matches_type(self) -> OrderPayload:
         if self.type is OrderType.MARKET and self.price is not None:
-            raise ValueError("price is only for limit and stop orders; a market order fills at market")
+            raise ValueError(
+                "price is only for limit and stop orders; a market order fills at market"
+            )
         if self.type is not OrderType.MARKET and self.price is None:
             raise ValueError(f"a {self.type.value} order needs a price")
         return self

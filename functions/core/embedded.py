@@ -32,13 +32,13 @@ def _server(data_dir: Path) -> Any:
             # XDG_RUNTIME_DIR (containers, CI) that is a warning, not a problem.
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
             try:
-                import pgserver  # noqa: PLC0415 - optional extra, imported only when needed
+                import pgserver
             except ImportError as exc:
                 raise ConfigError(
                     "DATABASE_URL is not set and the embedded Postgres is not installed: "
                     "install switchyard[embedded] or set DATABASE_URL."
                 ) from exc
-            _servers[pgdata] = pgserver.get_server(pgdata)
+            _servers[pgdata] = pgserver.get_server(pgdata)  # type: ignore[attr-defined]
     return _servers[pgdata]
 
 

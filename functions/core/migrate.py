@@ -46,9 +46,7 @@ def discover(directory: Path | None = None) -> list[Migration]:
     for path in sorted((directory or migrations_dir()).glob("*.sql")):
         match = _FILENAME.match(path.name)
         if match is None:
-            raise MigrationError(
-                f"{path.name}: migrations are named <YYYYMMDDHHMMSS>_<name>.sql"
-            )
+            raise MigrationError(f"{path.name}: migrations are named <YYYYMMDDHHMMSS>_<name>.sql")
         found.append(Migration(version=match[1], name=match[2], path=path))
     return found
 

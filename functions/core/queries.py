@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import LiteralString, cast
+from typing import LiteralString
 
 from functions.core.paths import sql_dir
 
@@ -32,7 +32,7 @@ def parse(text: str, origin: str) -> dict[str, LiteralString]:
         if name in found:
             raise ValueError(f"{origin}: query {name!r} is defined twice")
         # Our own files, read from the package: as trusted as a literal in the source.
-        found[name] = cast(LiteralString, body)
+        found[name] = body
     return found
 
 

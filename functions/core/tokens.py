@@ -59,7 +59,9 @@ def mint_token(
     return jwt.encode(claims, settings.jwt_secret().get_secret_value(), algorithm="HS256")
 
 
-def local_identity(conn: Connection, settings: Settings, email: str, ttl_s: int = 3600) -> LocalIdentity:
+def local_identity(
+    conn: Connection, settings: Settings, email: str, ttl_s: int = 3600
+) -> LocalIdentity:
     user_id = ensure_user(conn, email)
     return LocalIdentity(
         user_id=user_id, email=email, access_token=mint_token(settings, user_id, email, ttl_s=ttl_s)

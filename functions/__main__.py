@@ -1,0 +1,5 @@
+"""`python -m functions` is the `switchyard` command."""
+
+from functions.cli import main
+
+main()
