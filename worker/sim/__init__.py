@@ -1,0 +1,1 @@
+"""Simulators that speak the real broker and exchange protocols, for local runs and tests."""
