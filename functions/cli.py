@@ -159,7 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # The simulator has its own options; everything after `sim mt5` is passed through.
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "sim_command", None) != "mt5":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.sim_args = [*extra, *args.sim_args]
     handler: Handler = args.handler
     try:
         code = handler(load_settings(), args)
