@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     dev = commands.add_parser("dev", help="run the whole local stack in the foreground")
+    dev.add_argument("--host", default="127.0.0.1", help="where the functions listen")
+    dev.add_argument("--port", type=int, default=8000, help="the functions' port")
+    dev.add_argument("--mt5-port", type=int, default=18812, help="the simulated terminal's port")
+    dev.add_argument(
+        "--mt5-login-delay-ms", type=int, default=300, help="the simulated terminal's login time"
+    )
     dev.set_defaults(handler=_dev)
 
     db = commands.add_parser("db", help="the database schema").add_subparsers(
