@@ -43,6 +43,9 @@ create table public.accounts (
     is_active boolean not null default true,
     -- The account trades go to when no account_id is given ("switch" sets it).
     is_default boolean not null default false,
+    -- Connected with make_default while another account is the default: becomes the
+    -- default once verified, so a rejected connection never costs the user theirs.
+    default_on_verify boolean not null default false,
     risk_limits jsonb not null default '{}'::jsonb check (jsonb_typeof(risk_limits) = 'object'),
     permissions jsonb not null default '{}'::jsonb check (jsonb_typeof(permissions) = 'object'),
     currency text,
@@ -334,6 +337,24 @@ begin
     return new;
 end;
 $$;
+-- A verified account that was connected with make_default takes over the default.
+create function private.promote_default_on_verify() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+    if new.default_on_verify and new.status = 'verified' then
+        update public.accounts set is_default = false
+         where user_id = new.user_id and id <> new.id and is_default;
+        new.is_default := true;
+        new.default_on_verify := false;
+    elsif new.status in ('failed', 'disabled') then
+        new.default_on_verify := false;
+    end if;
+    return new;
+end;
+$$;
+create trigger accounts_promote_default before update of status on public.accounts
+    for each row execute function private.promote_default_on_verify();
+
 create trigger accounts_audit after insert or update or delete on public.accounts
     for each row execute function private.audit_account_change();
 
