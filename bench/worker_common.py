@@ -1,0 +1,70 @@
+"""Shared by the worker benchmarks: a scratch database, users and MT5 accounts, a sim."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from functions.core.db import Connection, connect
+from functions.core.embedded import embedded_url
+from functions.core.migrate import migrate
+from functions.core.tokens import ensure_user
+from functions.core.vault import KeyRing, Vault, generate_key
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _with_db(url: str, name: str) -> str:
+    params = conninfo_to_dict(url)
+    params["dbname"] = name
+    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A migrated database of its own on DATABASE_URL's server (or the embedded one)."""
+    admin = os.environ.get("DATABASE_URL") or embedded_url(
+        REPO / ".switchyard" / "bench", database="postgres"
+    )
+    name = f"switchyard_bench_{uuid.uuid4().hex[:8]}"
+    with connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = _with_db(admin, name)
+    try:
+        with connect(url, autocommit=True) as conn:
+            migrate(conn)
+        yield url
+    finally:
+        with connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
+def new_vault() -> tuple[str, Vault]:
+    keys = generate_key()
+    return keys, Vault(KeyRing.parse(keys))
+
+
+def add_mt5_account(
+    conn: Connection, vault: Vault, login: int, password: str, server: str
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """(user id, account id) of a verified MT5 account with sealed credentials."""
+    user_id = ensure_user(conn, f"bench{login}-{uuid.uuid4().hex[:6]}@example.com")
+    row = conn.execute(
+        "insert into public.accounts (user_id, kind, venue, name, login, server, environment,"
+        " status, next_sync_at, next_verify_at) values (%s, 'mt5', 'mt5', 'bench', %s, %s,"
+        " 'demo', 'verified', 'infinity', 'infinity') returning id",
+        (user_id, str(login), server),
+    ).fetchone()
+    assert row is not None
+    sealed = vault.seal(row["id"], {"password": password})
+    conn.execute(
+        "insert into private.account_secrets (account_id, ciphertext, key_id) values (%s, %s, %s)",
+        (row["id"], sealed.ciphertext, sealed.key_id),
+    )
+    return user_id, row["id"]
