@@ -1,34 +1,37 @@
 """An account's own risk limits (`accounts.risk_limits`), checked before an order is sent.
 
-Recognised keys (others are ignored, so the functions may add more):
-
-    max_volume       the largest volume of one order, in lots
-    allowed_symbols  the only symbols this account may open orders in
+The limits are `functions.core.domain.RiskLimits`, the model the functions validate
+with. The stored value is validated again here: it may have been written through the
+Supabase API, and limits that cannot be read refuse the order rather than being ignored.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from functions.core.domain import ErrorCode, OrderPayload
+from pydantic import ValidationError
+
+from functions.core.domain import ErrorCode, OrderPayload, RiskLimits
 from worker.outcome import Failed, failed
 
 
-def check_order(limits: dict[str, Any], payload: OrderPayload) -> Failed | None:
+def check_order(stored: dict[str, Any], payload: OrderPayload) -> Failed | None:
     """None when the order is within the limits, else the refusal."""
-    if "max_volume" in limits:
-        try:
-            cap = Decimal(str(limits["max_volume"]))
-        except InvalidOperation:
-            return failed(ErrorCode.RISK_LIMIT, "the account's max_volume limit is not a number")
-        if payload.volume > cap:
-            return failed(
-                ErrorCode.RISK_LIMIT,
-                f"{payload.volume} lots is above this account's limit of {cap} lots per order",
-            )
-    allowed = limits.get("allowed_symbols")
-    if isinstance(allowed, list) and payload.symbol not in allowed:
+    try:
+        limits = RiskLimits.model_validate(stored)
+    except ValidationError as exc:
+        fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})) or "?"
+        return failed(
+            ErrorCode.RISK_LIMIT,
+            f"this account's risk limits cannot be read ({fields}): fix them before trading",
+        )
+    if limits.max_volume is not None and payload.volume > limits.max_volume:
+        return failed(
+            ErrorCode.RISK_LIMIT,
+            f"{payload.volume} lots is above this account's limit of {limits.max_volume} lots "
+            "per order",
+        )
+    if limits.allowed_symbols is not None and payload.symbol not in limits.allowed_symbols:
         return failed(
             ErrorCode.RISK_LIMIT, f"{payload.symbol} is not among this account's allowed symbols"
         )

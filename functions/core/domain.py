@@ -84,6 +84,22 @@ _Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-
 _Ticket = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
+class RiskLimits(BaseModel):
+    """An account's own limits (`accounts.risk_limits`), checked by the worker before a send.
+
+    Only limits the worker enforces exist here: a limit stored but not enforced would be
+    worse than none. The functions validate with this model on the way in; the worker
+    validates the stored value with it again (it may have been written through the
+    Supabase API) and refuses to trade on limits it cannot read.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: Largest volume of one order (lots / base units).
+    max_volume: _Volume | None = None
+    #: Only these symbols may be traded; all when absent.
+    allowed_symbols: Annotated[tuple[_Symbol, ...], Field(max_length=500)] | None = None
+
+
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -11,28 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from functions.api.schemas.common import ApiSecret, Name, Passphrase, Password, ServerName
 from functions.api.schemas.jobs import JobOut
+from functions.core.domain import RiskLimits
 
 _Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:#-]+$")]
-
-
-class RiskLimits(BaseModel):
-    """Limits the worker enforces before sending an order on this account.
-
-    Only limits the worker checks (worker/risk.py) are accepted: a limit that is
-    stored but not enforced would be worse than none.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    #: Largest volume of one order (lots / base units).
-    max_volume: (
-        Annotated[
-            Decimal,
-            Field(gt=0, le=1_000_000, max_digits=20, decimal_places=8, allow_inf_nan=False),
-        ]
-        | None
-    ) = None
-    #: Only these symbols may be traded; all when absent.
-    allowed_symbols: Annotated[list[_Symbol], Field(max_length=500)] | None = None
 
 
 class _Connect(BaseModel):
