@@ -20,6 +20,7 @@ from functions.core.errors import ConfigError, DatabaseError
 from functions.core.queries import queries
 from functions.core.settings import Settings
 from functions.core.vault import KeyRing, Vault
+from worker.crashpoints import refuse_in_production
 from worker.heartbeat import Heartbeat
 from worker.lane import LaneDeps, LaneThread
 from worker.leases import Holdings
@@ -40,6 +41,7 @@ def owner_id(settings: Settings) -> str:
 
 class Worker:
     def __init__(self, settings: Settings, url: str) -> None:
+        refuse_in_production(settings.environment)
         if settings.worker_heartbeat_s >= settings.worker_lease_s / 2:
             raise ConfigError(
                 "SWITCHYARD_WORKER_HEARTBEAT_S must be under half of SWITCHYARD_WORKER_LEASE_S"

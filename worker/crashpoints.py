@@ -13,6 +13,8 @@ import signal
 from functools import cache
 from typing import Final
 
+from functions.core.errors import ConfigError
+
 ENV: Final = "SWITCHYARD_WORKER_CRASH_POINTS"
 
 
@@ -24,6 +26,12 @@ def _armed() -> dict[str, float]:
         name, _, chance = item.partition(":")
         armed[name] = float(chance) if chance else 1.0
     return armed
+
+
+def refuse_in_production(environment: str) -> None:
+    """A production worker that would kill itself on purpose is a configuration error."""
+    if environment == "production" and os.environ.get(ENV):
+        raise ConfigError(f"{ENV} is a test switch and is refused when SWITCHYARD_ENV=production")
 
 
 def crash_point(name: str) -> None:
