@@ -19,14 +19,14 @@ async def one(cur: Cursor, name: str, params: dict[str, Any]) -> dict[str, Any] 
 
 async def account(cur: Cursor, account_id: UUID) -> dict[str, Any]:
     """The caller's account; anyone else's is exactly as missing."""
-    row = await one(cur, "api_get_account", {"account_id": account_id})
+    row = await one(cur, "api_accounts", {"account_id": account_id})
     if row is None:
         raise NotFound(f"account {account_id} not found")
     return row
 
 
 async def accounts(cur: Cursor) -> list[dict[str, Any]]:
-    await cur.execute(queries["api_list_accounts"])
+    await cur.execute(queries["api_accounts"], {"account_id": None})
     return await cur.fetchall()
 
 

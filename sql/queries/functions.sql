@@ -11,7 +11,8 @@ select 1 as ok
 -- name: api_listen_job_done
 listen switchyard_job_done
 
--- name: api_list_accounts
+-- name: api_accounts
+-- The caller's accounts with their last balance (RLS scopes them); one when given an id.
 select a.id, a.kind, a.venue, a.name, a.login, a.server, a.broker, a.api_key_masked,
        a.environment, a.status, a.status_reason, a.is_active, a.is_default, a.risk_limits,
        a.permissions, a.currency, a.leverage, a.verified_at, a.synced_at, a.created_at,
@@ -26,24 +27,8 @@ select a.id, a.kind, a.venue, a.name, a.login, a.server, a.broker, a.api_key_mas
          order by s.taken_at desc
          limit 1
        ) b on true
+ where %(account_id)s::uuid is null or a.id = %(account_id)s::uuid
  order by a.created_at, a.id
-
--- name: api_get_account
-select a.id, a.kind, a.venue, a.name, a.login, a.server, a.broker, a.api_key_masked,
-       a.environment, a.status, a.status_reason, a.is_active, a.is_default, a.risk_limits,
-       a.permissions, a.currency, a.leverage, a.verified_at, a.synced_at, a.created_at,
-       a.updated_at,
-       b.balance, b.equity, b.margin, b.free_margin, b.currency as balance_currency,
-       b.leverage as balance_leverage, b.taken_at as balance_taken_at
-  from public.accounts a
-  left join lateral (
-        select s.balance, s.equity, s.margin, s.free_margin, s.currency, s.leverage, s.taken_at
-          from public.balance_snapshots s
-         where s.account_id = a.id
-         order by s.taken_at desc
-         limit 1
-       ) b on true
- where a.id = %(account_id)s
 
 -- name: api_account_kind
 select kind from public.accounts where id = %(account_id)s
