@@ -111,3 +111,22 @@ def test_db_migrate_and_status_commands_on_a_fresh_database(admin_url, tmp_path)
     finally:
         with connect(admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
+def test_the_watched_tables_join_supabase_realtime_when_the_publication_exists(admin_url):
+    name = f"switchyard_rt_{uuid.uuid4().hex[:10]}"
+    with connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        with connect(with_database(admin_url, name), autocommit=True) as conn:
+            conn.execute("create publication supabase_realtime")  # as Supabase has it
+            migrate(conn)
+            rows = conn.execute(
+                "select tablename from pg_publication_tables where pubname = 'supabase_realtime'"
+            ).fetchall()
+        assert {r["tablename"] for r in rows} == {
+            "accounts", "jobs", "orders", "positions", "balance_snapshots",
+        }  # fmt: skip
+    finally:
+        with connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))

@@ -20,7 +20,11 @@ class _Connect(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
     make_default: bool = Field(
-        default=False, description="Make it your active account (your first account always is)."
+        default=False,
+        description=(
+            "Make it your active account once verified (your first account always is); "
+            "a rejected connection leaves your active account as it was."
+        ),
     )
     risk_limits: RiskLimits = Field(default_factory=RiskLimits)
 
