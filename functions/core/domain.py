@@ -117,7 +117,19 @@ class OrderPayload(Payload):
     sl: _Price | None = None
     tp: _Price | None = None
     deviation: Annotated[int, Field(ge=0, le=10_000)] = 20
-    comment: Annotated[str, Field(max_length=64)] | None = None
+    #: Your note, kept with the trade. The venue's own comment field carries our client
+    #: order id (MT5 keeps only 31 characters), so this note is not sent to the venue.
+    comment: (
+        Annotated[
+            str,
+            Field(
+                max_length=64,
+                description="Your note, kept with the trade (the venue's comment field "
+                "carries switchyard's client order id).",
+            ),
+        ]
+        | None
+    ) = None
 
     @model_validator(mode="after")
     def _price_matches_type(self) -> OrderPayload:
