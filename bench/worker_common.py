@@ -7,15 +7,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from functions.core.db import Connection, connect
-from functions.core.embedded import embedded_url
-from functions.core.migrate import migrate
-from functions.core.tokens import ensure_user
-from functions.core.vault import KeyRing, Vault, generate_key
+from switchyard.db import Connection, connect
+from switchyard.embedded import embedded_url
+from switchyard.migrate import migrate
+from switchyard.tokens import ensure_user
+from switchyard.vault import KeyRing, Vault, generate_key
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,3 +69,22 @@ def add_mt5_account(
         (row["id"], sealed.ciphertext, sealed.key_id),
     )
     return user_id, row["id"]
+
+
+@contextmanager
+def count_logins() -> Iterator[list[int]]:
+    """Count the worker's terminal logins (every Bridge.login call) inside the block."""
+    from worker.venues.mt5.bridge import Bridge
+
+    count = [0]
+    original = Bridge.login
+
+    def login(self: Bridge, *args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        return original(self, *args, **kwargs)
+
+    Bridge.login = login  # type: ignore[method-assign]
+    try:
+        yield count
+    finally:
+        Bridge.login = original  # type: ignore[method-assign]

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from worker_common import add_mt5_account, new_vault, scratch_database
 
-from functions.core.db import Connection, connect
-from functions.core.settings import Settings
-from worker.app import Worker
-from worker.sim.mt5.server import start_in_subprocess, write_accounts
+from switchyard.db import Connection, connect
+from switchyard.settings import Settings
+from switchyard.sim.mt5.server import start_in_subprocess, write_accounts
+from worker.process import Worker
 
 JOBS = 100
 POLL_S = 1.0

@@ -23,7 +23,8 @@ from pgqueuer.queries import EntrypointExecutionParameter, Queries
 from pgqueuer.types import QueueManagerId
 from worker_common import scratch_database
 
-from functions.core.db import connect
+from switchyard.db import connect
+from switchyard.domain import Venue
 from worker.queue import JobQueue
 
 JOBS = 4000
@@ -57,7 +58,7 @@ def ours(url: str) -> float:
         with connect(url, autocommit=True) as conn:
             queue = JobQueue(conn, f"bench-{index}", 30.0)
             start.wait()
-            while (job := queue.claim("mt5")) is not None:
+            while (job := queue.claim({Venue.MT5})) is not None:
                 queue.complete(job.id, {})
                 done[index] += 1
 

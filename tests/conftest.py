@@ -19,15 +19,15 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from functions.core.db import Connection, connect
-from functions.core.embedded import embedded_url
-from functions.core.migrate import migrate
-from functions.core.paths import migrations_dir, sql_dir
-from functions.core.settings import Settings
-from functions.core.tokens import ensure_user, mint_token
-from functions.core.vault import KeyRing, Vault, generate_key
-
-REPO = Path(__file__).resolve().parents[1]
+from switchyard.db import Connection, connect
+from switchyard.embedded import embedded_url
+from switchyard.migrate import migrate
+from switchyard.paths import migrations_dir, sql_dir
+from switchyard.settings import Settings, functions_url_from
+from switchyard.tokens import ensure_user, mint_token
+from switchyard.vault import KeyRing, Vault, generate_key
+from tests.databases import Databases
+from tests.helpers import REPO
 
 
 def with_database(url: str, dbname: str) -> str:
@@ -76,21 +76,24 @@ def template_db(admin_url: str) -> str:
     return name
 
 
+@pytest.fixture(scope="session")
+def databases(admin_url: str, template_db: str) -> Iterator[Databases]:
+    """Copies of the template made ahead and dropped behind, in a background thread."""
+    pool = Databases(admin_url, template_db)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
 @pytest.fixture
-def db_url(admin_url: str, template_db: str) -> Iterator[str]:
+def db_url(admin_url: str, databases: Databases) -> Iterator[str]:
     """A fresh database, copied from the template, dropped after the test."""
-    name = f"switchyard_test_{uuid.uuid4().hex[:12]}"
-    with connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("create database {} template {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
+    name = databases.take()
     try:
         yield with_database(admin_url, name)
     finally:
-        with connect(admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+        databases.give_back(name)
 
 
 @pytest.fixture
@@ -102,11 +105,8 @@ def db(db_url: str) -> Iterator[Connection]:
 
 @pytest.fixture
 def functions_db_url(db_url: str) -> str:
-    """The per-test database as the functions see it: logged in as `authenticator`."""
-    params = conninfo_to_dict(db_url)
-    params.pop("password", None)
-    params["user"] = "authenticator"
-    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
+    """The per-test database as the functions see it: as `switchyard_functions`."""
+    return functions_url_from(db_url)
 
 
 @pytest.fixture

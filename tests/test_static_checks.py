@@ -33,3 +33,19 @@ def test_code_is_ruff_formatted():
 def test_mypy_strict_finds_nothing():
     done = run("mypy")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_guard_of_the_mutation_exercise_still_finds_its_code():
+    """Code that moves leaves its guard's mutation pointing at nothing: the exercise
+    (`.ci/guard_mutations.py`, too long for the suite) would then report anchor-missing
+    instead of testing the guard. Its anchor check takes a second."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / ".ci" / "guard_mutations.py"), "--check-anchors"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "anchors found exactly once" in done.stdout

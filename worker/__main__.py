@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from functions.core.errors import SwitchyardError
-from functions.core.settings import load_settings
+from switchyard.errors import SwitchyardError
+from switchyard.settings import load_settings
 from worker.main import run
 
 

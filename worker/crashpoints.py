@@ -13,7 +13,7 @@ import signal
 from functools import cache
 from typing import Final
 
-from functions.core.errors import ConfigError
+from switchyard.errors import ConfigError
 
 ENV: Final = "SWITCHYARD_WORKER_CRASH_POINTS"
 

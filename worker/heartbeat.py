@@ -1,8 +1,10 @@
 """The heartbeat: renews this worker's job and terminal leases and its registry row.
 
-One thread, one connection. Each beat confirms leases in the database and only then
-moves their local deadlines (measured from before the query); a lease the database
-did not confirm is lost at once, so a lane stops acting on it.
+One thread, one connection. Each beat renews, by job id and terminal address, only
+the leases that lanes hold right now (never "every job with our name on it": a lane
+that died must not keep its job running forever), and only then moves their local deadlines
+(measured from before the query); a lease the database did not confirm is lost at
+once, so a lane stops acting on it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import logging
 import threading
 import time
 
-from functions.core.db import Connection, connect, wrap_exceptions
-from functions.core.errors import DatabaseError
-from functions.core.queries import queries
+from switchyard.db import Connection, connect, wrap_exceptions
+from switchyard.errors import DatabaseError
+from switchyard.queries import queries
 from worker.leases import Holdings
 
 log = logging.getLogger(__name__)
@@ -42,15 +44,22 @@ class Heartbeat(threading.Thread):
     def beat(self) -> None:
         """One renewal (also called directly by tests)."""
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.url, autocommit=True, application="switchyard-heartbeat")
+            # A renewal that cannot finish within a third of the lease is cancelled and
+            # made again at the next beat, before the leases run out.
+            self._conn = connect(
+                self.url,
+                autocommit=True,
+                application="switchyard-heartbeat",
+                statement_timeout_s=self.lease_s / 3,
+            )
         conn = self._conn
         started = time.monotonic()
+        job_ids, addresses = self.holdings.held()
+        lease = {"owner": self.owner, "lease_s": self.lease_s}
         with wrap_exceptions(), conn.transaction():
-            jobs = conn.execute(
-                queries["extend_job_leases"], {"owner": self.owner, "lease_s": self.lease_s}
-            ).fetchall()
+            jobs = conn.execute(queries["extend_job_leases"], {**lease, "ids": job_ids}).fetchall()
             terminals = conn.execute(
-                queries["renew_terminals"], {"owner": self.owner, "lease_s": self.lease_s}
+                queries["renew_terminals"], {**lease, "addresses": addresses}
             ).fetchall()
             conn.execute(queries["worker_heartbeat"], {"id": self.owner})
         self.holdings.renewed(

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Final
 
-from worker.errors import LeaseLost
+from switchyard.errors import LeaseLost
+
+#: A lease is used for a venue call only while it lasts the call's timeout plus this much.
+SEND_MARGIN_S: Final = 1.0
 
 
 class LeaseClock:
@@ -47,7 +51,11 @@ class LeaseClock:
 
 
 class Holdings:
-    """Every lease this process holds, by job id and terminal address (for the heartbeat)."""
+    """Every lease this process holds, by job id and terminal address (for the heartbeat).
+
+    A lane registers a job when it claims it and drops it when the job is written back or
+    the lane's thread ends (a `finally`): the heartbeat renews only what is registered, so
+    the job of a lane that died is no longer renewed and another worker rescues it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -71,6 +79,11 @@ class Holdings:
         with self._lock:
             self._terminals.pop(address, None)
 
+    def held(self) -> tuple[list[object], list[str]]:
+        """The job ids and terminal addresses to renew."""
+        with self._lock:
+            return list(self._jobs), list(self._terminals)
+
     def renewed(self, job_ids: set[object], addresses: set[str], lease_s: float, at: float) -> None:
         """After a heartbeat that started at `at`: confirmed leases move on, the others
         (held since before the beat began) are lost."""
@@ -81,7 +94,3 @@ class Holdings:
                         clock.renewed(lease_s, at)
                     elif since < at:
                         clock.lost()
-
-    def terminals(self) -> list[str]:
-        with self._lock:
-            return list(self._terminals)

@@ -8,17 +8,20 @@ import signal
 import threading
 from types import FrameType
 
-from functions.core.embedded import database_url
-from functions.core.settings import Settings
-from worker.app import Worker
+from switchyard.embedded import database_url
+from switchyard.settings import Settings
+from worker.config import check_configuration
+from worker.process import Worker
 
 
 def run(settings: Settings, args: argparse.Namespace | None = None) -> int:
-    """Serve until told to stop; 0 after a clean stop, 1 if jobs had to be left to leases."""
+    """Serve until told to stop: 0 after a clean stop, 1 if jobs had to be left to their
+    leases, 3 (`EXIT_THREAD_DIED`) when a thread of the worker died."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
     )
-    worker = Worker(settings, database_url(settings))
+    # The handlers first: a SIGTERM that arrives while the worker starts (a supervisor
+    # stopping it at once) is a clean stop, not a death by signal.
     stopping = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -27,7 +30,9 @@ def run(settings: Settings, args: argparse.Namespace | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # Configuration next: a bad key ring must not start (or leave) an embedded database.
+    check_configuration(settings)
+    worker = Worker(settings, database_url(settings))
     worker.start()
     print(f"switchyard worker {worker.owner} is running", flush=True)
-    stopping.wait()
-    return 0 if worker.shutdown() else 1
+    return worker.serve(stopping)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from functions.core.domain import ErrorCode, JobError
+from switchyard.domain import ErrorCode, JobError
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,14 @@ class Retry:
     ambiguous: bool = False
 
 
-Outcome = Succeeded | Failed | Retry
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """Ended without effect before it was sent (its time-to-live ran out)."""
+
+    error: JobError
+
+
+Outcome = Succeeded | Failed | Retry | Cancelled
 
 
 def failed(code: ErrorCode, message: str, retcode: int | None = None) -> Failed:
@@ -40,3 +47,12 @@ def failed(code: ErrorCode, message: str, retcode: int | None = None) -> Failed:
 
 def retry(code: ErrorCode, message: str, *, ambiguous: bool = False) -> Retry:
     return Retry(JobError(code=code, message=message), ambiguous=ambiguous)
+
+
+def expired(why: str) -> Cancelled:
+    """The job's time-to-live ran out `why` (e.g. "before the order could be sent")."""
+    return Cancelled(
+        JobError(
+            code=ErrorCode.EXPIRED, message=f"its time-to-live ran out {why}; nothing was sent"
+        )
+    )

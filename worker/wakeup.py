@@ -13,8 +13,8 @@ import threading
 import psycopg
 from psycopg import sql
 
-from functions.core.db import connect
-from functions.core.errors import DatabaseError
+from switchyard.db import connect
+from switchyard.errors import DatabaseError
 from worker.retry import Backoff
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from pydantic import SecretStr
 
 from functions.api.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
 from functions.api.problems import Unauthorized
-from functions.core.errors import ConfigError
-from functions.core.settings import Settings
+from switchyard.errors import ConfigError
+from switchyard.settings import Settings
 
 #: The longest token we are willing to parse (Supabase's are well under 2 KiB).
 MAX_TOKEN_CHARS = 8192
@@ -28,10 +28,15 @@ MAX_TOKEN_CHARS = 8192
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The verified caller: their id and the claims the database will see."""
+    """The verified caller: their id and the claims the database will see.
+
+    `api_token` is set when the caller came with an API token (functions/api/apitokens.py)
+    rather than a signed-in session's access token.
+    """
 
     user_id: uuid.UUID
     claims: Mapping[str, Any] = field(repr=False)
+    api_token: uuid.UUID | None = None
 
 
 def hs256_secret(settings: Settings) -> SecretStr | None:

@@ -1,16 +1,17 @@
-"""Refuse request bodies above a size (413, problem+json), reading no more than that."""
+"""Refuse request bodies above a size (`body-too-large`, problem+json), reading no more."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from functions.api.problems import problem_response
+from functions.api.statuses import Outcome
 
 
 class BodyLimit:
     """Pure ASGI middleware: checks Content-Length, then counts what is actually read.
 
-    A body that grows past the limit while streaming is answered 413 at once; the app
+    A body that grows past the limit while streaming is refused at once; the app
     then sees the client as gone, and whatever it tries to answer is dropped.
     """
 
@@ -46,7 +47,7 @@ class BodyLimit:
         async def guarded_send(message: Message) -> None:
             nonlocal started
             if refused:
-                return  # the 413 went out already
+                return  # the refusal went out already
             started = started or message["type"] == "http.response.start"
             await send(message)
 
@@ -54,9 +55,8 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413,
+            Outcome.BODY_TOO_LARGE,
             f"the request body is larger than {self.max_bytes} bytes",
-            slug="body-too-large",
             instance=scope.get("path"),
         )
         await response(scope, receive, send)

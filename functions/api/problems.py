@@ -1,9 +1,15 @@
-"""Errors as `application/problem+json` (RFC 9457), and the handlers that render them.
+"""Problems as `application/problem+json` (RFC 9457), and the handlers that render them.
 
-    Problem                  any answer that is not a success; carries status and detail
-    ├── Unauthorized         401, with `WWW-Authenticate: Bearer`
-    ├── NotFound             404: missing and not-yours look exactly the same
-    └── RateLimited          429, with `Retry-After`
+    Problem                  the request ended with an outcome that is not a success
+    ├── Unauthorized         no usable access token (the table adds `WWW-Authenticate`)
+    ├── NotFound             missing and not-yours look exactly the same
+    └── RateLimited          with the `Retry-After` of the caller's window
+    HttpProblem              a Problem carried where only an HTTPException passes
+                             (FastAPI's body parsing re-raises nothing else)
+
+A Problem names its outcome; functions/api/statuses.py decides its status, its type and the
+headers it always carries. A 405 lists in `Allow` every method the path serves, across all
+the routes that share it (Starlette lists only the first matching route's).
 
 Every handler here answers with a `detail` a person can act on. Nothing here ever
 echoes a request's input back (a rejected field may be a password), and an unexpected
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -22,8 +28,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from functions.core.errors import DatabaseError
+from functions.api.fields import validation_errors
+from functions.api.statuses import (
+    ALLOW,
+    RETRY_AFTER,
+    AnyOutcome,
+    Outcome,
+    answer_of,
+    fixed_headers,
+)
+from switchyard.errors import DatabaseError
 
 log = logging.getLogger("switchyard.functions")
 
@@ -33,65 +49,63 @@ TYPE_PREFIX = "urn:switchyard:problem:"
 
 
 class Problem(Exception):  # noqa: N818 - an answer, not only an error
-    """The request cannot be served as it is."""
-
-    status: int = 400
-    slug: str | None = None
+    """The request ended with `outcome`; `detail` says why, for a person to act on."""
 
     def __init__(
         self,
+        outcome: AnyOutcome,
         detail: str,
         *,
-        status: int | None = None,
-        slug: str | None = None,
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
+        self.outcome = outcome
         self.detail = detail
-        if status is not None:
-            self.status = status
-        if slug is not None:
-            self.slug = slug
         self.headers = dict(headers or {})
         self.extra = dict(extra or {})
 
+    @property
+    def status(self) -> int:
+        return answer_of(self.outcome).status
+
 
 class Unauthorized(Problem):
-    status = 401
-    slug = "unauthorized"
-
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        super().__init__(Outcome.UNAUTHORIZED, detail)
 
 
 class NotFound(Problem):
-    status = 404
-    slug = "not-found"
+    def __init__(self, detail: str) -> None:
+        super().__init__(Outcome.NOT_FOUND, detail)
 
 
 class RateLimited(Problem):
-    status = 429
-    slug = "rate-limited"
-
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(
+            Outcome.RATE_LIMITED,
             f"too many requests: try again in {retry_after_s} s",
-            headers={"Retry-After": str(retry_after_s)},
+            headers={RETRY_AFTER: str(retry_after_s)},
             extra={"retry_after_s": retry_after_s},
         )
 
 
-def problem_response(
+class HttpProblem(StarletteHTTPException):
+    """`problem`, raised as an HTTPException."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.status, problem.detail, problem.headers)
+        self.problem = problem
+
+
+def _document(
     status: int,
+    slug: str | None,
     detail: str,
-    *,
-    slug: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    extra: Mapping[str, Any] | None = None,
-    instance: str | None = None,
+    headers: Mapping[str, str],
+    extra: Mapping[str, Any] | None,
+    instance: str | None,
 ) -> JSONResponse:
-    """The one way a problem document is built."""
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + slug if slug else "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -101,51 +115,34 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra or {})
-    return JSONResponse(
-        body, status_code=status, headers=dict(headers or {}), media_type=MEDIA_TYPE
+    return JSONResponse(body, status_code=status, headers=dict(headers), media_type=MEDIA_TYPE)
+
+
+def problem_response(
+    outcome: AnyOutcome,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    instance: str | None = None,
+) -> JSONResponse:
+    """The one way a problem document is built: the outcome's status, type and headers."""
+    answer = answer_of(outcome)
+    return _document(
+        answer.status,
+        answer.slug,
+        detail,
+        {**fixed_headers(outcome), **(headers or {})},
+        extra,
+        instance,
     )
-
-
-#: Tags pydantic puts first in an error's location for a tagged union body.
-_BODY_TAGS = frozenset(
-    {
-        "open",
-        "close",
-        "modify",
-        "cancel",  # TradeRequest, tagged by `action`
-        "mt5",
-        "exchange",  # ConnectRequest, tagged by `kind`
-    }
-)
-#: Member names pydantic puts in the location of a plain union field.
-_MEMBER_STEPS = frozenset({"Mt5Credentials", "ExchangeCredentials"})
-
-
-def _field(location: Sequence[int | str]) -> str:
-    """`("body", "open", "volume")` → `volume`; query and header parameters keep their origin."""
-    parts = [str(p) for p in location]
-    if parts and parts[0] == "body":
-        parts = parts[1:]
-        if parts and parts[0] in _BODY_TAGS:
-            parts = parts[1:]
-        parts = [p for p in parts if p not in _MEMBER_STEPS]
-    return ".".join(parts) or "body"
-
-
-def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
-    """Pydantic errors without their `input` and `ctx`: those may hold a secret."""
-    found: list[dict[str, str]] = []
-    for error in errors:
-        found.append({"field": _field(error.get("loc", ())), "message": str(error.get("msg", ""))})
-    return found
 
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
     return problem_response(
-        exc.status,
+        exc.outcome,
         exc.detail,
-        slug=exc.slug,
         headers=exc.headers,
         extra=exc.extra,
         instance=request.url.path,
@@ -157,37 +154,61 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     raw = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in raw):
         return problem_response(
-            400, "the body is not valid JSON", slug="malformed-json", instance=request.url.path
+            Outcome.MALFORMED_JSON, "the body is not valid JSON", instance=request.url.path
         )
     errors = validation_errors(raw)
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return problem_response(
-        422,
+        Outcome.INVALID,
         summary or "the request is not valid",
-        slug="validation-error",
         extra={"errors": errors},
         instance=request.url.path,
     )
 
 
+#: The methods a 405 may list in `Allow`.
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this request's path: each one is tried against
+    the app's routes (a route's `matches` is the one public way to ask)."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+
+
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if isinstance(exc, HttpProblem):
+        return await _on_problem(request, exc.problem)
+    headers = dict(exc.headers or {})
+    path = request.url.path
     if exc.status_code == 404:
-        detail = f"no such resource: {request.url.path}"
-    elif exc.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
-    return problem_response(exc.status_code, detail, headers=exc.headers, instance=request.url.path)
+        return problem_response(
+            Outcome.NO_SUCH_ROUTE, f"no such resource: {path}", headers=headers, instance=path
+        )
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        headers[ALLOW] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed on {path}; use {' or '.join(allowed)}"
+        return problem_response(Outcome.METHOD_NOT_ALLOWED, detail, headers=headers, instance=path)
+    # Any other HTTPException is the framework's own: its status, passed on as it decided.
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return _document(exc.status_code, None, detail, headers, None, path)
 
 
 async def _on_database(request: Request, exc: Exception) -> JSONResponse:
     # The message may name the server, never a secret; log it, answer without it.
     log.error("database unavailable during %s %s: %s", request.method, request.url.path, exc)
     return problem_response(
-        503,
+        Outcome.DATABASE_UNAVAILABLE,
         "the database is unavailable; try again shortly",
-        slug="database-unavailable",
-        headers={"Retry-After": "5"},
         instance=request.url.path,
     )
 
@@ -203,9 +224,8 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         "".join(traceback.format_tb(exc.__traceback__)),
     )
     return problem_response(
-        500,
+        Outcome.FAULT,
         "an unexpected error occurred on our side; it has been logged",
-        slug="internal",
         instance=request.url.path,
     )
 

@@ -7,9 +7,9 @@ from typing import Any
 from uuid import UUID
 
 from functions.api.problems import NotFound
-from functions.api.session import Cursor
-from functions.core.domain import TERMINAL_JOB_STATUSES
-from functions.core.queries import queries
+from functions.api.transactions import Cursor
+from switchyard.domain import TERMINAL_JOB_STATUSES, AccountId, JobId
+from switchyard.queries import queries
 
 
 async def one(cur: Cursor, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -17,7 +17,7 @@ async def one(cur: Cursor, name: str, params: dict[str, Any]) -> dict[str, Any] 
     return await cur.fetchone()
 
 
-async def account(cur: Cursor, account_id: UUID) -> dict[str, Any]:
+async def account(cur: Cursor, account_id: AccountId) -> dict[str, Any]:
     """The caller's account; anyone else's is exactly as missing."""
     row = await one(cur, "api_accounts", {"account_id": account_id})
     if row is None:
@@ -30,29 +30,50 @@ async def accounts(cur: Cursor) -> list[dict[str, Any]]:
     return await cur.fetchall()
 
 
-async def job(cur: Cursor, job_id: UUID) -> dict[str, Any]:
+async def job(cur: Cursor, job_id: JobId) -> dict[str, Any]:
+    """The caller's job as it stands; one still queued past its deadline is expired first."""
     row = await one(cur, "api_get_job", {"job_id": job_id})
+    if row is not None and row["overdue"]:
+        await _expire(cur, job_id)
+        row = await one(cur, "api_get_job", {"job_id": job_id})
     if row is None:
         raise NotFound(f"job {job_id} not found")
     return row
 
 
 async def trades(cur: Cursor, filters: dict[str, Any]) -> list[dict[str, Any]]:
-    """Trade jobs, newest first; filters: account_id, status, before, limit."""
+    """Trade jobs, newest first; filters: account_id, status, before, limit.
+
+    Queued trades past their deadline are expired first, so no page says "queued" for a
+    trade that can no longer run.
+    """
+    await cur.execute(queries["api_list_trades"], filters)
+    rows = await cur.fetchall()
+    overdue = [row["id"] for row in rows if row["overdue"]]
+    if not overdue:
+        return rows
+    for job_id in overdue:
+        await _expire(cur, job_id)
     await cur.execute(queries["api_list_trades"], filters)
     return await cur.fetchall()
 
 
-async def trade_journal(cur: Cursor, job_id: UUID) -> list[dict[str, Any]]:
+async def _expire(cur: Cursor, job_id: JobId) -> None:
+    """`private.expire_job`: a no-op when a worker claimed the job in the meantime."""
+    await cur.execute(queries["api_expire_job"], {"job_id": job_id})
+    await cur.fetchone()
+
+
+async def trade_journal(cur: Cursor, job_id: JobId) -> list[dict[str, Any]]:
     await cur.execute(queries["api_trade_orders"], {"job_id": job_id})
     return await cur.fetchall()
 
 
-async def job_id_of(cur: Cursor, name: str, params: dict[str, Any]) -> UUID:
+async def job_id_of(cur: Cursor, name: str, params: dict[str, Any]) -> JobId:
     """Run a private function that queues a job; its id."""
     row = await one(cur, name, params)
     assert row is not None
-    return UUID(str(row["job_id"]))
+    return JobId(UUID(str(row["job_id"])))
 
 
 def jsonb(value: Any) -> str:

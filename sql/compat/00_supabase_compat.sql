@@ -84,7 +84,23 @@ grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
 -- Supabase's defaults for the public schema: the API roles may use it, and whatever
 -- the migrating role creates there is granted to them. Our migrations must therefore
 -- revoke what they do not mean to expose, exactly as they must on hosted Supabase.
+-- A new Supabase project starts with these defaults once; so does a database here: set
+-- only while the migrating role has no defaults in `public` yet, so that running this
+-- file again never reopens what a migration has since closed.
 grant usage on schema public to anon, authenticated, service_role;
-alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
-alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
-alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
+do $$
+begin
+    if not exists (
+        select 1 from pg_default_acl
+         where defaclrole = (select oid from pg_roles where rolname = current_user)
+           and defaclnamespace = 'public'::regnamespace
+    ) then
+        alter default privileges in schema public
+            grant all on tables to anon, authenticated, service_role;
+        alter default privileges in schema public
+            grant all on sequences to anon, authenticated, service_role;
+        alter default privileges in schema public
+            grant all on functions to anon, authenticated, service_role;
+    end if;
+end;
+$$;

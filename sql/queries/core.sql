@@ -52,4 +52,5 @@ select set_config('switchyard.rotation', 'on', true)
 -- name: become_role
 select set_config('role', %(role)s, true),
        set_config('request.jwt.claims', %(claims)s, true),
-       set_config('request.headers', %(headers)s, true)
+       set_config('request.headers', %(headers)s, true),
+       set_config('switchyard.client_address', %(client_address)s, true)

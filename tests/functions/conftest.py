@@ -8,15 +8,17 @@ tests or a Fernet ciphertext.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from api_helpers import RECORDED, Verdicts, leaked, recorder
 
 from functions.app import create_app
-from functions.core.settings import Settings
+from switchyard.settings import Settings
+from tests.functions.helpers import RECORDED, Served, Verdicts, client_of, leaked, start_server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -56,15 +58,7 @@ async def make_client(
 
     async def make(**overrides: Any) -> httpx.AsyncClient:
         app = create_app(api_settings.model_copy(update=overrides))
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 50000)),
-            base_url="http://functions.test",
-            headers={"user-agent": "switchyard-tests/1"},
-            event_hooks={"response": [recorder]},
-        )
-        await stack.enter_async_context(client)
-        return client
+        return await stack.enter_async_context(client_of(app))
 
     async with stack:
         yield make
@@ -85,3 +79,34 @@ def verdicts(db_url: str) -> Verdicts:
 def users(make_user: Callable[[str], Any]) -> tuple[Any, Any]:
     """Two users, alice and bob."""
     return make_user("alice@example.com"), make_user("bob@example.com")
+
+
+@pytest.fixture
+def make_server(
+    settings: Settings, functions_db_url: str, tmp_path: Path
+) -> Iterator[Callable[..., Served]]:
+    """A factory: `make_server(**env)` → `switchyard functions` under a real uvicorn, as a
+    separate process on a free port of 127.0.0.1, with extra environment variables."""
+    started: list[Served] = []
+
+    def make(**extra_env: str) -> Served:
+        assert settings.database_url is not None
+        assert settings.encryption_keys is not None
+        assert settings.supabase_jwt_secret is not None
+        env = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "SWITCHYARD_FUNCTIONS_DATABASE_URL": functions_db_url,
+            "SWITCHYARD_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
+            "SUPABASE_JWT_SECRET": settings.supabase_jwt_secret.get_secret_value(),
+            "SWITCHYARD_DATA_DIR": str(tmp_path / "data"),
+            "PYTHONUNBUFFERED": "1",
+            **extra_env,
+        }
+        server = start_server(env, tmp_path / f"functions-{len(started)}.log")
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from api_helpers import (
+
+from tests.functions.helpers import (
     API_KEY,
     MT5_NEW_PASSWORD,
     bearer,
@@ -73,27 +74,48 @@ async def test_connect_exchange_masks_the_key_and_hides_its_fingerprint(
     assert stored.fetchone()["login"].startswith("sha256:")
 
 
-async def test_exchange_verify_failing_as_venue_unavailable_answers_503_and_keeps_the_account(
-    client, users, verdicts, db
+async def _end_verify(verdicts, db, outcome: str) -> None:
+    """The verify job ends as the worker (or a deletion) would end it."""
+    job = await verdicts.next_queued("verify")
+    if outcome == "cancelled":
+        db.execute(
+            "update public.jobs set status = 'cancelled', finished_at = now(), "
+            'error = \'{"code": "account_deleted", "message": "withdrawn"}\' '
+            "where id = %s",
+            (job["id"],),
+        )
+    elif outcome == "venue_unavailable":
+        # a venue that cannot be served now (the worker's verdict, as any venue's)
+        await verdicts.fail(job, "venue_unavailable", "the exchange did not answer")
+    else:
+        await verdicts.fail(job, outcome, "something broke on our side")
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"), [("venue_unavailable", 503), ("internal", 500), ("cancelled", 409)]
+)
+async def test_a_connect_that_cannot_be_served_keeps_nothing_and_a_retry_is_not_409(
+    client, users, verdicts, db, outcome, status
 ):
     alice, _ = users
-
-    async def worker_without_exchanges():
-        job = await verdicts.next_queued("verify")
-        await verdicts.fail(job, "venue_unavailable", "exchanges are not served yet")
-
+    body = exchange_body(exchange="binance", passphrase=None)
     response, _ = await asyncio.gather(
-        client.post(
-            "/v1/accounts",
-            json=exchange_body(exchange="binance", passphrase=None),
-            headers=bearer(alice),
-        ),
-        worker_without_exchanges(),
+        client.post("/v1/accounts", json=body, headers=bearer(alice)),
+        _end_verify(verdicts, db, outcome),
     )
-    assert response.status_code == 503, response.text
-    assert response.headers["retry-after"] == "30"
-    assert response.json()["code"] == "venue_unavailable"
-    assert db.execute("select count(*) as n from public.accounts").fetchone()["n"] == 1
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "nothing was kept" in response.json()["detail"]
+    if status == 503:
+        assert response.headers["retry-after"] == "30"
+        assert response.json()["code"] == "venue_unavailable"
+    assert db.execute("select count(*) as n from public.accounts").fetchone()["n"] == 0
+    assert db.execute("select count(*) as n from private.account_secrets").fetchone()["n"] == 0
+    # connecting again is a fresh attempt, not "already connected"
+    retry, _ = await asyncio.gather(
+        client.post("/v1/accounts", json=body, headers=bearer(alice)), verdicts.verify_next()
+    )
+    assert retry.status_code == 201, retry.text
 
 
 async def test_rejected_credentials_answer_422_with_the_reason_and_keep_nothing(

@@ -17,6 +17,8 @@ import respx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from tests.functions.helpers import mt5_body
+
 pytestmark = pytest.mark.anyio
 
 PROJECT = "https://proj.supabase.co"
@@ -263,3 +265,31 @@ async def test_a_jwks_outage_at_first_use_refuses_only_until_it_recovers(make_cl
         client = await jwks_client(make_client, jwks_min_refetch_s=0)
         assert (await status(client, key.sign(claims_for(alice)))).status_code == 401
         assert (await status(client, key.sign(claims_for(alice)))).status_code == 200
+
+
+async def test_a_valid_token_whose_user_was_deleted_is_401_and_changes_nothing(
+    client, make_user, db
+):
+    """A deleted user with a live token: 401 problem+json, never a 500, and nothing written."""
+    gone = make_user("gone@example.com")
+    db.execute("delete from auth.users where id = %s", (gone.id,))
+    for response in (
+        await client.get("/v1/accounts", headers={"authorization": f"Bearer {gone.token}"}),
+        await client.post(
+            "/v1/accounts",
+            params={"wait": 0},
+            json=mt5_body(),
+            headers={"authorization": f"Bearer {gone.token}"},
+        ),
+    ):
+        assert response.status_code == 401, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert "sign in again" in response.json()["detail"]
+    for table in (
+        "public.accounts",
+        "public.jobs",
+        "public.audit_log",
+        "private.rate_limit_counters",
+    ):
+        assert db.execute(f"select count(*) as n from {table}").fetchone()["n"] == 0, table

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from functions.app import create_app
-from functions.core.errors import ConfigError
+from switchyard.errors import ConfigError
+from tests.functions.helpers import bearer, client_of
 
 
 @pytest.mark.parametrize("keys", [None, "", "not-a-fernet-key", "a,b"])
@@ -42,3 +44,21 @@ def test_production_with_only_the_jwks_starts(api_settings):
         }
     )
     assert create_app(settings).title == "switchyard"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("login", ["authenticator", "postgres"])
+async def test_a_login_role_that_can_do_more_than_a_user_serves_nothing(
+    api_settings, db_url, make_user, caplog, login
+):
+    """`authenticator` can become service_role, `postgres` is everything: 503, and why."""
+    alice = make_user("alice@example.com")
+    params = conninfo_to_dict(db_url) | {"user": login}
+    app = create_app(api_settings, conninfo=make_conninfo("", **params))
+    async with client_of(app) as client:
+        health = await client.get("/healthz")
+        accounts = await client.get("/v1/accounts", headers=bearer(alice))
+    assert (health.status_code, accounts.status_code) == (503, 503)
+    assert accounts.headers["content-type"] == "application/problem+json"
+    assert f"the functions' database login '{login}'" in caplog.text
+    assert "switchyard_functions" in caplog.text

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from api_helpers import bearer, connected_account
-from test_trades import BUY, fill_for
+
+from tests.functions.helpers import BUY, bearer, connected_account, fill_for
 
 pytestmark = pytest.mark.anyio
 

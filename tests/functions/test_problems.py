@@ -6,9 +6,9 @@ import logging
 
 import httpx
 import pytest
-from api_helpers import MT5_PASSWORD, bearer, mt5_body, recorder
 
 from functions.app import create_app
+from tests.functions.helpers import MT5_PASSWORD, bearer, client_of, mt5_body
 
 pytestmark = pytest.mark.anyio
 
@@ -29,15 +29,8 @@ async def test_healthz_needs_no_token_and_checks_the_database(client):
 
 
 async def test_healthz_is_503_when_the_database_is_unreachable(api_settings):
-    app = create_app(api_settings, conninfo="postgresql://authenticator@127.0.0.1:1/nothing")
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://t",
-            event_hooks={"response": [recorder]},
-        ) as client,
-    ):
+    app = create_app(api_settings, conninfo="postgresql://switchyard_functions@127.0.0.1:1/nothing")
+    async with client_of(app) as client:
         is_problem(await client.get("/healthz"), 503)
 
 
@@ -176,14 +169,7 @@ async def test_an_unexpected_error_is_a_bare_500_without_trace_or_message(api_se
         raise RuntimeError(f"exploded holding {MT5_PASSWORD}")
 
     app.add_api_route("/boom", boom)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-            base_url="http://t",
-            event_hooks={"response": [recorder]},
-        ) as client,
-    ):
+    async with client_of(app, raise_app_exceptions=False) as client:
         with caplog.at_level(logging.ERROR):
             response = await client.get("/boom")
     body = is_problem(response, 500)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+import uuid
+
+import psycopg
 import pytest
-from api_helpers import bearer, mt5_body
+
+from switchyard.db import connect
+from tests.functions.helpers import bearer, mt5_body
 
 pytestmark = pytest.mark.anyio
 
@@ -62,3 +69,89 @@ async def test_unauthenticated_requests_never_reach_the_counters(make_client, db
     for _ in range(3):
         assert (await client.get("/v1/accounts")).status_code == 401
     assert db.execute("select count(*) as n from private.rate_limit_counters").fetchone()["n"] == 0
+
+
+# ---------------------------------------------------------------------------------
+# private.take_rate_limit itself: only the functions' login role charges, and it checks
+# what it is given before it computes anything from it
+# ---------------------------------------------------------------------------------
+
+CHARGE = (
+    "select allowed, retry_after_s from private.take_rate_limit("
+    "%(user_id)s, %(buckets)s::text[], %(limits)s::integer[], %(window_s)s)"
+)
+
+
+def charge(conn, user_id, *, buckets=("all",), limits=(5,), window_s=60):
+    params = {
+        "user_id": user_id,
+        "buckets": list(buckets),
+        "limits": list(limits),
+        "window_s": window_s,
+    }
+    return conn.execute(CHARGE, params).fetchone()
+
+
+@pytest.mark.parametrize("role", ["authenticated", "anon"])
+def test_a_user_cannot_charge_or_reset_their_own_limit(db, functions_db_url, make_user, role):
+    alice = make_user("alice@example.com")
+    overloads = db.execute(
+        """select p.oid::regprocedure::text as name,
+                  has_function_privilege('anon', p.oid, 'execute')
+                  or has_function_privilege('authenticated', p.oid, 'execute') as api_may
+             from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            where n.nspname = 'private' and p.proname = 'take_rate_limit'"""
+    ).fetchall()
+    assert overloads, "private.take_rate_limit exists"
+    assert [o["name"] for o in overloads if o["api_may"]] == []
+    with connect(functions_db_url, autocommit=True) as conn, conn.transaction(force_rollback=True):
+        conn.execute(
+            "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+            (role, json.dumps({"sub": str(alice.id), "role": role})),
+        )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            charge(conn, alice.id)
+
+
+def test_the_functions_login_role_charges_the_user_it_names(functions_db_url, make_user, db):
+    alice = make_user("alice@example.com")
+    with connect(functions_db_url, autocommit=True) as conn:
+        answers = [charge(conn, alice.id, limits=(2,)) for _ in range(3)]
+    assert [a["allowed"] for a in answers] == [True, True, False]
+    assert answers[2]["retry_after_s"] >= 1
+    row = db.execute("select user_id, hits from private.rate_limit_counters").fetchone()
+    assert row == {"user_id": alice.id, "hits": 2}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"window_s": 0}, "window must be 1 to 86400 seconds, not 0"),
+        ({"window_s": -60}, "window must be 1 to 86400 seconds, not -60"),
+        ({"window_s": None}, "window must be 1 to 86400 seconds, not null"),
+        ({"limits": (0,)}, "one limit (at least 1) per named bucket"),
+        ({"buckets": (), "limits": ()}, "one limit (at least 1) per named bucket"),
+        ({"buckets": ("all", "credentials"), "limits": (5,)}, "one limit"),
+        ({"buckets": (None,)}, "one limit (at least 1) per named bucket"),
+    ],
+)
+def test_a_bad_window_or_limit_is_a_clear_error_not_a_division_by_zero(
+    functions_db_url, make_user, db, overrides, message
+):
+    alice = make_user("alice@example.com")
+    with (
+        connect(functions_db_url, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InvalidParameterValue, match=re.escape(message)),
+    ):
+        charge(conn, alice.id, **overrides)
+    assert db.execute("select count(*) as n from private.rate_limit_counters").fetchone()["n"] == 0
+
+
+def test_charging_a_user_that_does_not_exist_is_28000_not_a_foreign_key_violation(
+    functions_db_url,
+):
+    with (
+        connect(functions_db_url, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InvalidAuthorizationSpecification),
+    ):
+        charge(conn, uuid.uuid4())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api_helpers import API_SECRET, MT5_PASSWORD, leaked
+from tests.functions.helpers import API_SECRET, MT5_PASSWORD, leaked
 
 
 def test_the_scan_finds_a_planted_password_or_ciphertext():

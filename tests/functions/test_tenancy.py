@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from api_helpers import bearer, connected_account, mt5_body
-from test_trades import BUY
+
+from tests.functions.helpers import BUY, bearer, connected_account, mt5_body
 
 pytestmark = pytest.mark.anyio
 

@@ -6,33 +6,17 @@ import asyncio
 import json
 
 import pytest
-from api_helpers import bearer, connected_account
 
-from functions.core.domain import (
+from switchyard.domain import (
     CancelPayload,
     ClosePayload,
     ModifyPayload,
     OrderPayload,
     client_order_id,
 )
+from tests.functions.helpers import BUY, bearer, connected_account, fill_for
 
 pytestmark = pytest.mark.anyio
-
-BUY = {"symbol": "EURUSD", "side": "buy", "volume": "0.10"}
-
-
-def fill_for(job, **extra):
-    return {
-        "client_order_id": client_order_id(job["id"]),
-        "order": "5001",
-        "deal": "7001",
-        "position": "5001",
-        "price": "1.08512",
-        "volume": "0.10",
-        "retcode": 10009,
-        "status": "filled",
-        **extra,
-    }
 
 
 async def test_market_order_answers_201_with_the_fill(client, users, verdicts):
@@ -219,6 +203,32 @@ async def test_nan_literal_in_json_is_refused(client, users, verdicts, db):
     assert response.json()["errors"][0]["field"] == "volume"
 
 
+async def test_trades_that_share_a_created_at_are_paged_without_a_gap(client, users, verdicts, db):
+    """One alert's jobs are written in one transaction: they share `created_at`, and a
+    page edge among them must neither skip nor repeat one."""
+    alice, _ = users
+    account = await connected_account(client, verdicts, alice)
+    with db.transaction():  # now() is the transaction's: five trades of one instant
+        made = [
+            db.execute(
+                "insert into public.jobs (user_id, account_id, kind, payload) "
+                "select user_id, id, 'order', %s from public.accounts where id = %s "
+                "returning id, created_at",
+                (json.dumps(BUY | {"account_id": account["id"]}), account["id"]),
+            ).fetchone()
+            for _ in range(5)
+        ]
+    assert len({row["created_at"] for row in made}) == 1
+    seen, url = [], "/v1/trades?limit=2"
+    while url:
+        response = await client.get(url, headers=bearer(alice))
+        assert response.status_code == 200, response.text
+        seen += [t["id"] for t in response.json()["items"]]
+        url = response.json()["next"]
+    assert sorted(seen) == sorted(str(row["id"]) for row in made)
+    assert len(seen) == len(set(seen)) == 5
+
+
 async def test_list_and_get_trades_with_journal(client, users, verdicts, db):
     alice, _ = users
     account = await connected_account(client, verdicts, alice)
@@ -251,3 +261,46 @@ async def test_list_and_get_trades_with_journal(client, users, verdicts, db):
     job = await client.get(f"/v1/jobs/{verify_job['id']}", headers=bearer(alice))
     assert job.json()["kind"] == "verify"
     assert json.loads(job.text)["client_order_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("leverage", "why"),
+    [
+        (0, "greater than or equal to 1"),
+        (126, "less than or equal to 125"),
+        ("5", "integer"),
+        (5.0, "integer"),
+        (True, "integer"),
+    ],
+)
+async def test_a_leverage_outside_1_to_125_or_not_an_integer_is_422_and_queues_nothing(
+    client, users, verdicts, db, leverage, why
+):
+    alice, _ = users
+    await connected_account(client, verdicts, alice)
+    body = {"symbol": "BTC/USDT:USDT", "side": "buy", "volume": "0.01", "leverage": leverage}
+    response = await client.post("/v1/trades", json=body, headers=bearer(alice))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"] == "urn:switchyard:problem:validation-error"
+    [error] = [e for e in problem["errors"] if e["field"] == "leverage"]
+    assert why in error["message"]
+    assert "leverage" in problem["detail"]
+    queued = db.execute("select count(*) as n from public.jobs where kind <> 'verify'")
+    assert queued.fetchone()["n"] == 0
+
+
+async def test_an_orders_leverage_is_queued_in_its_payload_for_the_worker(
+    client, users, verdicts, db
+):
+    alice, _ = users
+    await connected_account(client, verdicts, alice)
+    body = {"symbol": "BTC/USDT:USDT", "side": "buy", "volume": "0.01", "leverage": 20}
+    response = await client.post("/v1/trades", params={"wait": 0}, json=body, headers=bearer(alice))
+    assert response.status_code == 202, response.text
+    row = db.execute(
+        "select payload from public.jobs where id = %s", (response.json()["job"]["id"],)
+    ).fetchone()
+    assert row["payload"]["leverage"] == 20
+    assert OrderPayload.model_validate(row["payload"]).leverage == 20

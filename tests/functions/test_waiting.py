@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from api_helpers import bearer, connected_account, mt5_body
+
+from tests.functions.helpers import bearer, connected_account, mt5_body
 
 pytestmark = pytest.mark.anyio
 

@@ -2,7 +2,7 @@
 
 Everything is real: the per-test database, the mt5linux client, the simulator in a
 subprocess, and the worker (in-process threads, or `python -m worker` subprocesses for
-the crash tests). Plain helpers live in worker_helpers.py.
+the crash tests). Plain helpers live in tests/worker/helpers.py.
 """
 
 from __future__ import annotations
@@ -14,31 +14,32 @@ from typing import Any
 
 import pytest
 from psycopg.types.json import Jsonb
-from worker_helpers import SIM_ACCOUNTS, Account, address
 
-from functions.core.db import Connection
-from functions.core.settings import Settings
-from functions.core.tokens import ensure_user
-from functions.core.vault import Vault
-from worker.sim.mt5.server import (
+from switchyard.db import Connection
+from switchyard.settings import Settings
+from switchyard.sim.mt5.server import (
     SimAccount,
     SimTerminalProcess,
     start_in_subprocess,
     write_accounts,
 )
+from switchyard.tokens import ensure_user
+from switchyard.vault import Vault
+from tests.worker.helpers import SIM_ACCOUNTS, Account, address
 
 StartSim = Callable[..., SimTerminalProcess]
 
 
 @pytest.fixture
 def start_sim(tmp_path: Path) -> Iterator[StartSim]:
-    """A factory of simulated terminals (each its own journal); all stopped at the end."""
+    """A factory of simulated terminals (each its own journal and state file); all stopped."""
     started: list[SimTerminalProcess] = []
 
     def start(**options: Any) -> SimTerminalProcess:
         n = len(started)
         accounts = write_accounts(tmp_path / f"accounts-{n}.json", SIM_ACCOUNTS)
         options.setdefault("seed", 11 + n)
+        options.setdefault("state_path", tmp_path / f"sim-{n}" / "state.json")
         handle = start_in_subprocess(accounts, tmp_path / f"journal-{n}.jsonl", **options)
         started.append(handle)
         return handle
@@ -51,6 +52,36 @@ def start_sim(tmp_path: Path) -> Iterator[StartSim]:
 @pytest.fixture
 def sim(start_sim: StartSim) -> SimTerminalProcess:
     return start_sim()
+
+
+RestartSim = Callable[[SimTerminalProcess], SimTerminalProcess]
+
+
+@pytest.fixture
+def restart_sim() -> Iterator[RestartSim]:
+    """SIGKILL a terminal and start another on its files and port: a terminal reconnecting.
+
+    The first terminal of `start_sim` has seed 11; the restarted one gets the same.
+    """
+    started: list[SimTerminalProcess] = []
+
+    def killed_and_started_again(handle: SimTerminalProcess) -> SimTerminalProcess:
+        handle.process.kill()
+        handle.process.wait(10)
+        handle.stop()
+        again = start_in_subprocess(
+            handle.accounts_path,
+            handle.journal_path,
+            port=handle.port,
+            state_path=handle.state_path,
+            seed=11,
+        )
+        started.append(again)
+        return again
+
+    yield killed_and_started_again
+    for handle in started:
+        handle.stop()
 
 
 MakeAccount = Callable[..., Account]
@@ -145,9 +176,30 @@ def worker_settings(settings: Settings) -> WorkerSettings:
             "mt5_call_timeout_s": 2.0,
             "mt5_login_timeout_s": 2.0,
             "schedule_tick_s": 0.3,
-            "worker_fair_wait_s": 2.0,
+            "worker_drain_s": 2.0,
+            # Exchange lanes only where a test asks (tests/worker/exchange_helpers.py).
+            "exchange_lanes": 0,
         }
         fields.update(overrides)
         return settings.model_copy(update=fields)
+
+    return make
+
+
+@pytest.fixture
+def xsim() -> Any:
+    """The shared simulated exchange, its faults cleared (tests/worker/exchange_helpers.py)."""
+    from tests.worker.exchange_helpers import fresh, simulator  # imports ccxt: only here
+
+    return fresh(simulator())
+
+
+@pytest.fixture
+def xsettings(worker_settings: WorkerSettings, xsim: Any) -> Callable[..., Settings]:
+    """Worker settings with exchange lanes on the simulated exchange."""
+    from tests.worker.exchange_helpers import worker_fields
+
+    def make(**overrides: Any) -> Settings:
+        return worker_settings(**worker_fields(xsim, **overrides))
 
     return make

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.core.errors import ConfigError
+from switchyard.errors import ConfigError
 from worker.crashpoints import ENV, refuse_in_production
 
 

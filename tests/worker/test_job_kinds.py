@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from worker_helpers import (
+from switchyard.db import connect
+from switchyard.domain import ErrorCode, JobError, Venue, client_order_id
+from tests.worker.helpers import (
     SIM_ACCOUNTS,
     running,
     set_faults,
@@ -12,8 +14,7 @@ from worker_helpers import (
     wait_job,
     wait_jobs,
 )
-
-from functions.core.domain import client_order_id
+from worker.queue import JobQueue
 
 ALICE, BOB, POOR = SIM_ACCOUNTS[0], SIM_ACCOUNTS[1], SIM_ACCOUNTS[20]
 
@@ -232,6 +233,9 @@ def test_sync_records_balance_positions_and_new_deals(
     opened = enqueue(account, "order", {"symbol": "EURUSD", "side": "buy", "volume": "0.3"})
     with running(worker_settings(sim)):
         wait_job(db, opened)
+        # the trade's own refresh stored them already: the sync must find them by itself
+        db.execute("delete from public.deals where account_id = %s", (account.id,))
+        db.execute("delete from public.positions where account_id = %s", (account.id,))
         first = wait_job(db, enqueue(account, "sync"))
         second = wait_job(db, enqueue(account, "sync"))
     assert first["status"] == "succeeded", first
@@ -255,15 +259,16 @@ def test_sync_records_balance_positions_and_new_deals(
     assert synced["synced_at"] is not None
 
 
-def test_jobs_of_exchange_accounts_fail_clearly_instead_of_waiting_forever(
+def test_a_worker_without_exchange_lanes_leaves_exchange_jobs_to_one_that_has_them(
     db, sim, make_account, enqueue, worker_settings
 ):
     account = make_account(ALICE, kind="exchange", status="pending")
     job = enqueue(account, "verify")
-    with running(worker_settings(sim)):
-        row = wait_job(db, job)
-    assert (row["status"], row["error"]["code"]) == ("failed", "venue_unavailable")
-    assert "exchange accounts are not served" in row["error"]["message"]
+    mt5_job = enqueue(make_account(SIM_ACCOUNTS[1]), "sync")
+    with running(worker_settings(sim, exchange_lanes=0)):
+        assert wait_job(db, mt5_job)["status"] == "succeeded"
+    row = db.execute("select status, attempts from public.jobs where id = %s", (job,)).fetchone()
+    assert (row["status"], row["attempts"]) == ("queued", 0)
 
 
 def test_trades_of_a_disabled_account_fail_without_touching_the_terminal(
@@ -285,3 +290,21 @@ def test_an_invalid_payload_fails_with_invalid_request(
     with running(worker_settings(sim)):
         row = wait_job(db, job)
     assert (row["status"], row["error"]["code"]) == ("failed", "invalid_request")
+
+
+def test_a_job_whose_account_was_deleted_is_ended_by_its_venues_lane(
+    db, db_url, sim, make_account, enqueue, worker_settings
+):
+    account = make_account(ALICE)
+    job = enqueue(account, "sync")
+    with connect(db_url, autocommit=True) as conn:
+        queue = JobQueue(conn, "another-worker", 30)
+        assert queue.claim({Venue.MT5}) is not None
+        db.execute("delete from public.accounts where id = %s", (account.id,))  # while it runs
+        error = JobError(code=ErrorCode.VENUE_UNAVAILABLE, message="terminal busy")
+        assert queue.retry(job, error, delay_s=0)
+    with running(worker_settings(sim)):
+        row = wait_job(db, job)
+    assert (row["status"], row["error"]["code"]) == ("failed", "account_unavailable"), row
+    assert row["error"]["message"] == "the account no longer exists"
+    assert sim.journal() == []

@@ -7,16 +7,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from worker_helpers import (
+from switchyard.domain import client_order_id
+from tests.worker.helpers import (
     SIM_ACCOUNTS,
     address,
     spawn_worker,
     stop_worker,
     wait_job,
     wait_jobs,
+    wait_registered,
 )
-
-from functions.core.domain import client_order_id
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -96,13 +96,20 @@ def test_two_worker_processes_share_one_database_without_sharing_a_job_or_termin
     processes = [spawn_worker(one, tmp_path / "a.log"), spawn_worker(other, tmp_path / "b.log")]
     owners_seen: dict[str, set[str]] = {}
     try:
+        # Both running before the jobs can all be done: a worker still importing when the
+        # other finished the work would be stopped before it ever served.
+        wait_registered(db, processes)
         deadline = time.monotonic() + 60
-        while set(_statuses(db, jobs).values()) - TERMINAL:
-            assert time.monotonic() < deadline
+        while True:
+            # polled at least once more after the last job (both still hold their leases)
+            done = not set(_statuses(db, jobs).values()) - TERMINAL
             for row in db.execute(
                 "select address, lease_owner from private.terminals where lease_owner is not null"
             ):
                 owners_seen.setdefault(row["address"], set()).add(row["lease_owner"])
+            if done and len(owners_seen) == len(sims):
+                break
+            assert time.monotonic() < deadline, owners_seen
             time.sleep(0.05)
     finally:
         codes = [stop_worker(p) for p in processes]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from functions.core.domain import ErrorCode, OrderPayload
-from worker.risk import check_order
+from switchyard.domain import ErrorCode, OrderPayload
+from worker.trading.risk import check_order
 
 ORDER = OrderPayload.model_validate({"symbol": "EURUSD", "side": "buy", "volume": "0.5"})
 

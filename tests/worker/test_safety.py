@@ -7,9 +7,8 @@ import random
 import threading
 from collections import Counter
 
-from worker_helpers import SIM_ACCOUNTS, running, set_faults, wait_job, wait_jobs
-
-from functions.core.domain import client_order_id
+from switchyard.domain import client_order_id
+from tests.worker.helpers import SIM_ACCOUNTS, running, set_faults, wait_job, wait_jobs
 
 ALICE, BOB = SIM_ACCOUNTS[0], SIM_ACCOUNTS[1]
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from worker_helpers import SIM_ACCOUNTS, running, set_faults, wait_job
-
-from functions.core.db import connect
+from switchyard.db import connect
+from tests.worker.helpers import SIM_ACCOUNTS, running, set_faults, wait_job
 from worker.schedule import tick
 
 
@@ -58,6 +57,22 @@ def test_new_schedules_are_spread_over_the_interval_not_bunched(db, db_url, make
     assert all(-1 < s <= 600 for s in offsets)
     buckets = {int(s // 120) for s in offsets}
     assert len(buckets) >= 4  # 20 accounts land all over the 10 minutes
+
+
+def test_the_schedule_serves_accounts_of_every_venue(db, db_url, make_account):
+    exchange = make_account(SIM_ACCOUNTS[0], kind="exchange")
+    db.execute(
+        "update public.accounts set next_sync_at = now() - interval '1 minute',"
+        " next_verify_at = now() - interval '1 minute' where id = %s",
+        (exchange.id,),
+    )
+    with connect(db_url, autocommit=True) as conn:
+        assert tick(conn, sync_interval_s=600, verify_interval_s=86_400) == (1, 1)
+    jobs = db.execute(
+        "select kind, venue from public.jobs where account_id = %s order by kind",
+        (exchange.id,),
+    ).fetchall()
+    assert [(j["kind"], j["venue"]) for j in jobs] == [("sync", "binance"), ("verify", "binance")]
 
 
 def test_a_revoked_password_disables_the_account_with_the_reason_and_audits_it(

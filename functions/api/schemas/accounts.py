@@ -5,15 +5,31 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
-from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from functions.api.schemas.common import ApiSecret, Name, Passphrase, Password, ServerName
+from functions.api.schemas.common import (
+    AccountStatusName,
+    ExchangeName,
+    ExchangeSecret,
+    Name,
+    Passphrase,
+    Password,
+    ServerName,
+    VenueName,
+)
+from functions.api.schemas.exchange_keys import check_field
 from functions.api.schemas.jobs import JobOut
-from functions.core.domain import RiskLimits
-
-_Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:#-]+$")]
+from switchyard.domain import AccountId, RiskLimits, Venue
 
 
 class _Connect(BaseModel):
@@ -21,6 +37,7 @@ class _Connect(BaseModel):
     name: Name
     make_default: bool = Field(
         default=False,
+        strict=True,
         description=(
             "Make it your active account once verified (your first account always is); "
             "a rejected connection leaves your active account as it was."
@@ -48,7 +65,8 @@ class ConnectMt5(_Connect):
         },
     )
     kind: Literal["mt5"]
-    login: Annotated[int, Field(ge=1, le=99_999_999_999_999_999_999)]
+    #: A JSON integer: never a boolean, a float or a string.
+    login: Annotated[int, Strict(), Field(ge=1, le=99_999_999_999_999_999_999)]
     password: Password
     server: ServerName
     broker: Name | None = None
@@ -70,23 +88,56 @@ class ConnectExchange(_Connect):
                     "api_secret": "your-api-secret",
                     "passphrase": "your-passphrase",
                     "environment": "testnet",
-                }
+                },
+                {
+                    "kind": "exchange",
+                    "exchange": "coinbase",
+                    "name": "Coinbase",
+                    "api_key": "organizations/{org_id}/apiKeys/{key_id}",
+                    "api_secret": (
+                        "-----BEGIN EC PRIVATE KEY-----\n...\n-----END EC PRIVATE KEY-----\n"
+                    ),
+                    "environment": "live",
+                },
             ]
         },
     )
     kind: Literal["exchange"]
-    exchange: Literal["binance", "bybit", "okx"]
-    api_key: ApiSecret
-    api_secret: ApiSecret
+    exchange: ExchangeName
+    api_key: ExchangeSecret = Field(
+        description="The API key; for Coinbase, the CDP key's name "
+        "(`organizations/{org_id}/apiKeys/{key_id}`)."
+    )
+    api_secret: ExchangeSecret = Field(
+        description="The API secret; for Coinbase, the CDP key's EC private key in PEM."
+    )
     passphrase: Passphrase | None = Field(default=None, description="Required for OKX only.")
-    environment: Literal["testnet", "live"] = "testnet"
+    environment: Literal["testnet", "demo", "live"] = Field(
+        default="testnet",
+        description="The exchange's testnet, its demo trading (Bybit, OKX, Binance) or live "
+        "(Coinbase: live only).",
+    )
+
+    @field_validator("api_key", "api_secret")
+    @classmethod
+    def _key_shape(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        exchange = info.data.get("exchange")
+        if exchange is None:  # refused already, for its own reason
+            return value
+        assert info.field_name is not None
+        return SecretStr(check_field(exchange, info.field_name, value.get_secret_value()))
 
     @model_validator(mode="after")
     def _passphrase_for_okx(self) -> ConnectExchange:
-        if self.exchange == "okx" and self.passphrase is None:
+        if self.exchange is Venue.OKX and self.passphrase is None:
             raise ValueError("an OKX API key needs its passphrase")
-        if self.exchange != "okx" and self.passphrase is not None:
+        if self.exchange is not Venue.OKX and self.passphrase is not None:
             raise ValueError(f"{self.exchange} API keys have no passphrase; leave it out")
+        if self.exchange is Venue.COINBASE and self.environment != "live":
+            raise ValueError(
+                "Coinbase Advanced Trade has live accounts only (no testnet, no demo): "
+                "set environment to live"
+            )
         return self
 
 
@@ -101,11 +152,11 @@ class Mt5Credentials(BaseModel):
 
 
 class ExchangeCredentials(BaseModel):
-    """A new API key for an exchange account."""
+    """A new API key for an exchange account (checked against its exchange's key shape)."""
 
     model_config = ConfigDict(extra="forbid")
-    api_key: ApiSecret
-    api_secret: ApiSecret
+    api_key: ExchangeSecret
+    api_secret: ExchangeSecret
     passphrase: Passphrase | None = None
 
 
@@ -123,7 +174,8 @@ class UpdateAccount(BaseModel):
     )
     name: Name | None = None
     risk_limits: RiskLimits | None = None
-    is_active: bool | None = None
+    #: A JSON boolean: `"yes"`, `1` or `"false"` are refused, not guessed.
+    is_active: Annotated[bool, Strict()] | None = None
     credentials: Mt5Credentials | ExchangeCredentials | None = None
 
     @model_validator(mode="after")
@@ -148,16 +200,16 @@ class Balance(BaseModel):
 class AccountOut(BaseModel):
     """An account as its owner sees it: never a secret, API keys masked."""
 
-    id: UUID
+    id: AccountId
     kind: Literal["mt5", "exchange"]
-    venue: Literal["mt5", "binance", "bybit", "okx"]
+    venue: VenueName
     name: str
     login: str | None = Field(description="The MT5 login; null for exchange accounts.")
     server: str | None
     broker: str | None
     api_key: str | None = Field(description="The exchange API key, masked (`abcd…wxyz`).")
     environment: Literal["demo", "live", "testnet"]
-    status: Literal["pending", "verified", "failed", "disabled"]
+    status: AccountStatusName
     status_reason: str | None
     is_active: bool
     is_default: bool = Field(description="The account trades go to when none is named.")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
-from uuid import UUID
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from functions.core.domain import TRADE_JOB_KINDS, JobKind, client_order_id
+from functions.api.schemas.common import JobKindName, JobStatusName
+from switchyard.domain import TRADE_JOB_KINDS, AccountId, JobId, JobKind, client_order_id
 
 
 class JobProblem(BaseModel):
@@ -33,10 +33,10 @@ class JobProblem(BaseModel):
 class JobOut(BaseModel):
     """A job: a verification, a switch or a trade the worker carries out."""
 
-    id: UUID
-    kind: Literal["verify", "switch", "order", "close", "modify", "cancel", "sync"]
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
-    account_id: UUID | None
+    id: JobId
+    kind: JobKindName
+    status: JobStatusName
+    account_id: AccountId | None
     client_order_id: str | None = Field(
         description="Sent to the venue with a trade (MT5: in the comment) to find it again."
     )
@@ -47,6 +47,10 @@ class JobOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    expires_at: datetime | None = Field(
+        description="A trade's deadline: not started by then, it ends `cancelled` with "
+        "error code `expired` and is never sent. Null for jobs without one."
+    )
     links: dict[str, str]
 
     @classmethod
@@ -65,6 +69,7 @@ class JobOut(BaseModel):
             created_at=row["created_at"],
             started_at=row["started_at"],
             finished_at=row["finished_at"],
+            expires_at=row["expires_at"],
             links={"self": f"/v1/jobs/{row['id']}"},
         )
 

@@ -1,8 +1,8 @@
 """Trade requests as a curl user writes them: one endpoint, an `action` (default `open`).
 
-Each request model *is* the job payload model of `functions.core.domain` plus the
-routing fields (`action`, `account_id`), so what the worker parses is exactly what
-was validated here.
+Each request model *is* the job payload model of `switchyard.domain` plus the
+routing fields (`action`, `account_id`, `ttl_s`), so what the worker parses is exactly
+what was validated here.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, field_validator
 
 from functions.api.schemas.common import printable
 from functions.api.schemas.jobs import JobOut
-from functions.core.domain import (
+from switchyard.domain import (
     PAYLOAD_MODELS,
+    AccountId,
     CancelPayload,
     ClosePayload,
     JobKind,
@@ -27,6 +28,16 @@ from functions.core.domain import (
 )
 
 _ACCOUNT = Field(default=None, description="Which of your accounts; your active one when absent.")
+#: The longest time-to-live a trade may ask for: one day.
+MAX_TTL_S = 86_400
+#: Seconds a trade may wait for the worker (an integer: never a bool or a float).
+TtlSeconds = Annotated[int, Strict(), Field(ge=1, le=MAX_TTL_S)]
+_TTL = Field(
+    default=None,
+    description="Seconds the trade may wait to be started (1-86400): not started by then, it "
+    "ends `cancelled` with error code `expired` and is never sent. Default (set by the "
+    "operator): 30 for a market order, 300 for a pending order, a close, a modify or a cancel.",
+)
 
 
 class OpenTrade(OrderPayload):
@@ -46,11 +57,13 @@ class OpenTrade(OrderPayload):
                     "volume": "0.01",
                     "price": "98000",
                 },
+                {"symbol": "BTC/USDT:USDT", "side": "buy", "volume": "0.01", "leverage": 5},
             ]
         },
     )
     action: Literal["open"] = "open"
-    account_id: UUID | None = _ACCOUNT
+    account_id: AccountId | None = _ACCOUNT
+    ttl_s: TtlSeconds | None = _TTL
 
     @field_validator("comment")
     @classmethod
@@ -72,7 +85,8 @@ class CloseTrade(ClosePayload):
         },
     )
     action: Literal["close"]
-    account_id: UUID | None = _ACCOUNT
+    account_id: AccountId | None = _ACCOUNT
+    ttl_s: TtlSeconds | None = _TTL
 
 
 class ModifyTrade(ModifyPayload):
@@ -88,7 +102,8 @@ class ModifyTrade(ModifyPayload):
         },
     )
     action: Literal["modify"]
-    account_id: UUID | None = _ACCOUNT
+    account_id: AccountId | None = _ACCOUNT
+    ttl_s: TtlSeconds | None = _TTL
 
 
 class CancelTrade(CancelPayload):
@@ -100,7 +115,8 @@ class CancelTrade(CancelPayload):
         json_schema_extra={"examples": [{"action": "cancel", "order": "987654321"}]},
     )
     action: Literal["cancel"]
-    account_id: UUID | None = _ACCOUNT
+    account_id: AccountId | None = _ACCOUNT
+    ttl_s: TtlSeconds | None = _TTL
 
 
 def _action_of(value: Any) -> str:
@@ -130,7 +146,8 @@ ACTION_KINDS: dict[str, JobKind] = {
     "cancel": JobKind.CANCEL,
 }
 
-_ROUTING = frozenset({"action", "account_id"})
+#: Fields that say where and how long, not what: they are not part of the job payload.
+_ROUTING = frozenset({"action", "account_id", "ttl_s"})
 
 
 def job_payload(
@@ -183,6 +200,12 @@ class TradeOut(JobOut):
 
     fill: FillOut | None = None
     journal: list[JournalEntry] = Field(default_factory=list)
+    signal_id: UUID | None = Field(
+        default=None, description="The signal (channel alert) this trade came from."
+    )
+    subscription_id: UUID | None = Field(
+        default=None, description="Your subscription that turned the signal into this trade."
+    )
 
     @classmethod
     def from_trade_row(
@@ -190,16 +213,16 @@ class TradeOut(JobOut):
     ) -> TradeOut:
         job = JobOut.from_row(row)
         fill = None
-        if row["status"] == "succeeded" and isinstance(row["result"], dict):
-            fill = FillOut.model_validate(row["result"])
+        result = row["result"]
+        # A close/cancel signal's result names the jobs it queued, not a fill.
+        if row["status"] == "succeeded" and isinstance(result, dict) and "status" in result:
+            fill = FillOut.model_validate(result)
         links = {**job.links, "trade": f"/v1/trades/{row['id']}"}
         return cls(
             **job.model_dump(exclude={"links"}),
             links=links,
             fill=fill,
+            signal_id=row.get("signal_id"),
+            subscription_id=row.get("subscription_id"),
             journal=[JournalEntry.model_validate(j) for j in journal or []],
         )
-
-
-#: The job kinds that are trades, as the jobs table spells them.
-TRADE_KINDS = frozenset(kind.value for kind in ACTION_KINDS.values())

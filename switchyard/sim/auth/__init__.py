@@ -1,0 +1,1 @@
+"""A local stand-in for Supabase Auth (GoTrue): email and password, sessions, TOTP MFA."""

@@ -1,0 +1,1 @@
+"""A simulated exchange that unmodified ccxt cannot tell from Binance, Bybit and OKX."""

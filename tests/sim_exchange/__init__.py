@@ -1,0 +1,1 @@
+"""Tests of the simulated exchange, through the real ccxt over real HTTP."""

@@ -1,1 +1,0 @@
-"""Simulators that speak the real broker and exchange protocols, for local runs and tests."""
