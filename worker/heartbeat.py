@@ -40,9 +40,17 @@ class Heartbeat(threading.Thread):
         self.every_s = every_s
         self.stop = stop
         self._conn: Connection | None = None
+        # One beat at a time: a beat made from another thread (tests do) must neither
+        # share the connection's transaction nor open a second connection that replaces,
+        # and so leaks, the first.
+        self._lock = threading.Lock()
 
     def beat(self) -> None:
-        """One renewal (also called directly by tests)."""
+        """One renewal (also called directly by tests, from their own thread)."""
+        with self._lock:
+            self._beat()
+
+    def _beat(self) -> None:
         if self._conn is None or self._conn.closed:
             # A renewal that cannot finish within a third of the lease is cancelled and
             # made again at the next beat, before the leases run out.
@@ -75,8 +83,11 @@ class Heartbeat(threading.Thread):
                 self.beat()
             except DatabaseError as exc:
                 log.warning("heartbeat failed (%s); leases run out unless the next one works", exc)
-                if self._conn is not None:
-                    self._conn.close()
-                self._conn = None
-        if self._conn is not None:
-            self._conn.close()
+                self._close()
+        self._close()
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None

@@ -4,9 +4,14 @@ lane that does die takes its worker down (non-zero) so that its job is rescued e
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 
+import pytest
+
+import worker.heartbeat
+from switchyard.db import Connection
 from switchyard.domain import client_order_id
 from tests.worker.helpers import (
     SIM_ACCOUNTS,
@@ -19,6 +24,8 @@ from tests.worker.helpers import (
     stop_worker,
     wait_job,
 )
+from worker.heartbeat import Heartbeat
+from worker.leases import Holdings
 from worker.process import EXIT_THREAD_DIED
 
 ALICE, BOB = SIM_ACCOUNTS[0], SIM_ACCOUNTS[1]
@@ -111,6 +118,44 @@ def test_the_job_of_a_lane_that_died_is_no_longer_renewed(
         assert worker.dead_threads() == [lane.name]
         free = db.execute("select lease_owner from private.terminals").fetchone()
         assert free["lease_owner"] is None  # the dead lane let its terminal go
+
+
+def test_beats_from_two_threads_share_one_connection(db_url, monkeypatch: pytest.MonkeyPatch):
+    # The test above beats from its own thread while the heartbeat thread beats too. Two
+    # beats that both found no connection each opened one, and the one overwritten was
+    # left open (CI failed on its ResourceWarning); they also shared one transaction.
+    opened: list[Connection] = []
+    real_connect = worker.heartbeat.connect
+
+    def slow_connect(*args, **kwargs) -> Connection:
+        time.sleep(0.2)  # long enough for every thread to look before the first is done
+        conn = real_connect(*args, **kwargs)
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(worker.heartbeat, "connect", slow_connect)
+    beat = Heartbeat(db_url, "nobody/1", Holdings(), lease_s=30, every_s=1, stop=threading.Event())
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        start.wait()
+        try:
+            beat.beat()
+        except BaseException as exc:  # handed to the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    try:
+        assert errors == []
+        assert len(opened) == 1
+    finally:
+        for conn in opened:
+            conn.close()
 
 
 def test_a_worker_whose_lane_died_exits_non_zero_and_another_worker_rescues_its_job(
