@@ -158,3 +158,38 @@ def test_job_events_hold_no_request_fingerprints_and_trades_their_request(
     for data in (order, verify):
         assert not {"idempotency_key", "request_hash", "lease_owner"} & set(data)
         assert "my-key" not in json.dumps(data)
+
+
+def test_one_insert_of_many_jobs_tells_each_job_and_wakes_once(db: Connection, db_url: str) -> None:
+    """The insert triggers run once per statement (a signal's fan-out inserts a job per
+    subscriber): an event per job in insert order, one NOTIFY per user, one wake-up for
+    the worker, and a done notice for a job inserted already final."""
+    alice, bob = user(db, "alice@example.com"), user(db, "bob@example.com")
+    acc_a, acc_b = account(db, alice, "1001"), account(db, bob, "2002")
+    with connect(db_url, autocommit=True) as listener:
+        for channel in ("switchyard_jobs", "switchyard_events", "switchyard_job_done"):
+            listener.execute(f"listen {channel}")
+        rows = db.execute(
+            "insert into public.jobs (user_id, account_id, kind, status, finished_at, error) "
+            "values (%s, %s, 'sync', 'queued', null, null), "
+            "(%s, %s, 'verify', 'queued', null, null), (%s, %s, 'sync', 'queued', null, null), "
+            "(%s, %s, 'sync', 'failed', now(), '{\"code\": \"x\"}') "
+            "returning id, status",
+            (alice, acc_a, bob, acc_b, alice, acc_a, bob, acc_b),
+        ).fetchall()
+        heard = [(n.channel, n.payload) for n in listener.notifies(timeout=1.0, stop_after=5)]
+    ids = [r["id"] for r in rows]
+    told = db.execute(
+        "select user_id, subject_id, data from public.events where type = 'job' order by id"
+    ).fetchall()
+    assert [t["subject_id"] for t in told] == ids
+    assert [t["user_id"] for t in told] == [alice, bob, alice, bob]
+    assert [t["data"]["status"] for t in told] == ["queued", "queued", "queued", "failed"]
+    assert sorted(heard) == sorted(
+        [
+            ("switchyard_jobs", str(ids[0])),
+            ("switchyard_events", str(alice)),
+            ("switchyard_events", str(bob)),
+            ("switchyard_job_done", str(ids[3])),
+        ]
+    )
