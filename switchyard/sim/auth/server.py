@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import select
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import uvicorn
 from switchyard.sim.auth import config as cfg
 from switchyard.sim.auth import keys
 from switchyard.sim.auth.app import build_app
+from switchyard.sim.launching import read_ready_port
 
 READY_PREFIX: Final = "SWITCHYARD_SIM_AUTH_READY"
 
@@ -129,23 +129,16 @@ def start_in_subprocess(
     process = subprocess.Popen(argv, env=child_env, stdout=subprocess.PIPE, text=True)  # noqa: S603 - our module, fixed argv
     handle = AuthProcess(process, host, port, data_dir)
     try:
-        handle.port = _read_ready_port(process, time.monotonic() + startup_timeout_s)
+        handle.port = read_ready_port(
+            process,
+            READY_PREFIX,
+            "the Supabase Auth stand-in",
+            time.monotonic() + startup_timeout_s,
+        )
     except BaseException:
         handle.stop()
         raise
     return handle
-
-
-def _read_ready_port(process: subprocess.Popen[str], deadline: float) -> int:
-    assert process.stdout is not None
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or process.poll() is not None:
-            raise RuntimeError(f"the Supabase Auth stand-in did not start (exit {process.poll()})")
-        readable, _, _ = select.select([process.stdout], [], [], remaining)
-        line = process.stdout.readline() if readable else ""
-        if line.startswith(READY_PREFIX):
-            return int(line.split()[2])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

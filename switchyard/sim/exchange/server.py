@@ -12,7 +12,6 @@ import argparse
 import json
 import logging
 import os
-import select
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
+
+from switchyard.sim.launching import read_ready_port, wait_accepting
 
 from .accounts import load_keys, write_keys
 from .demo import ccxt_urls, demo_keys
@@ -155,37 +156,12 @@ def start_in_subprocess(
     handle = SimExchangeProcess(process, host, port, accounts_path, ledger_path)
     deadline = time.monotonic() + startup_timeout_s
     try:
-        handle.port = _read_ready_port(process, deadline)
-        _wait_accepting(host, handle.port, process, deadline)
+        handle.port = read_ready_port(process, READY_PREFIX, "simulated exchange", deadline)
+        wait_accepting(host, handle.port, process, deadline)
     except BaseException:
         handle.stop()
         raise
     return handle
-
-
-def _read_ready_port(process: "subprocess.Popen[str]", deadline: float) -> int:
-    assert process.stdout is not None
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or process.poll() is not None:
-            raise RuntimeError(f"simulated exchange did not start (exit {process.poll()})")
-        readable, _, _ = select.select([process.stdout], [], [], remaining)
-        line = process.stdout.readline() if readable else ""
-        if line.startswith(READY_PREFIX):
-            return int(line.split()[2])
-
-
-def _wait_accepting(
-    host: str, port: int, process: "subprocess.Popen[str]", deadline: float
-) -> None:
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise
-            time.sleep(0.02)
 
 
 def write_demo_accounts(path: Path) -> Path:

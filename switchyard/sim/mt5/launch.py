@@ -10,8 +10,6 @@ was (``MetaTrader5/_persist.py``).
 
 import json
 import os
-import select
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from switchyard.sim.launching import read_ready_port, wait_accepting
 from switchyard.sim.mt5.options import (
     ALLOW_NON_LOOPBACK_FLAG,
     READY_PREFIX,
@@ -155,34 +154,9 @@ def start_in_subprocess(
     handle = SimTerminalProcess(process, host, port, accounts_path, journal_path, state_path)
     deadline = time.monotonic() + startup_timeout_s
     try:
-        handle.port = _read_ready_port(process, deadline)
-        _wait_accepting(host, handle.port, process, deadline)
+        handle.port = read_ready_port(process, READY_PREFIX, "simulated MT5 terminal", deadline)
+        wait_accepting(host, handle.port, process, deadline)
     except BaseException:
         handle.stop()
         raise
     return handle
-
-
-def _read_ready_port(process: "subprocess.Popen[str]", deadline: float) -> int:
-    assert process.stdout is not None
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or process.poll() is not None:
-            raise RuntimeError(f"simulated MT5 terminal did not start (exit {process.poll()})")
-        readable, _, _ = select.select([process.stdout], [], [], remaining)
-        line = process.stdout.readline() if readable else ""
-        if line.startswith(READY_PREFIX):
-            return int(line.split()[2])
-
-
-def _wait_accepting(
-    host: str, port: int, process: "subprocess.Popen[str]", deadline: float
-) -> None:
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise
-            time.sleep(0.02)
