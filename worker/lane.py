@@ -137,7 +137,7 @@ class LaneThread(threading.Thread, ABC):
             while not self.stop.is_set():
                 # Read before the claim: a job queued after it rings a newer generation,
                 # so the wait below cannot sleep through its notification.
-                generation = self.wakeup.generation()
+                generation = self.wakeup.generation(self.venues)
                 try:
                     worked = self.step()
                     failures = 0
@@ -176,7 +176,7 @@ class LaneThread(threading.Thread, ABC):
         if wake is not None:
             timeout = min(timeout, wake)
         if not self.stop.is_set():
-            self.wakeup.wait(generation, timeout)
+            self.wakeup.wait(generation, timeout, self.venues)
 
     def step(self) -> bool:
         """Claim and run one job; False when there was nothing to do."""

@@ -11,10 +11,12 @@
 --   insert into public.events for all of them, one NOTIFY per user. The event rows and
 --   what they say are unchanged (private.job_event's object, the user-being-deleted rule
 --   of private.record_event).
--- * jobs_notify: on insert, per statement: one NOTIFY switchyard_jobs (the worker's lanes
---   only wake on it; any queued job's id is the payload) and a switchyard_job_done for a
---   job inserted already final. On a status change it stays per row
---   (jobs_notify_status): the functions wait on that job id.
+-- * jobs_notify: on insert, per statement: one NOTIFY switchyard_jobs per venue of the
+--   queued jobs, its payload the venue (the worker wakes only the lanes that serve it,
+--   not every lane of every venue to race for one job; '' for a job without a venue
+--   wakes them all), and a switchyard_job_done for a job inserted already final. On a
+--   status change it stays per row (jobs_notify_status; the functions wait on that job
+--   id), and a job queued again names its venue too.
 -- * jobs_audit: only called for the kinds it audits (a WHEN clause); a signal's jobs are
 --   audited by receive_signal itself, set-based.
 -- * jobs_token_scope: only called when the transaction carries JWT claims (a WHEN clause
@@ -76,16 +78,27 @@ create trigger jobs_event_insert after insert on public.jobs
 -- ---------------------------------------------------------------------------------
 create function private.notify_jobs_inserted() returns trigger
 language plpgsql set search_path = '' as $$
-declare
-    queued_id uuid;
 begin
-    select n.id into queued_id from new_jobs n where n.status = 'queued' limit 1;
-    if queued_id is not null then
-        perform pg_notify('switchyard_jobs', queued_id::text);
-    end if;
+    perform pg_notify('switchyard_jobs', coalesce(v.venue, ''))
+       from (select distinct n.venue from new_jobs n where n.status = 'queued') v;
     perform pg_notify('switchyard_job_done', n.id::text)
        from new_jobs n
       where n.status in ('succeeded', 'failed', 'cancelled');
+    return null;
+end;
+$$;
+
+-- A job queued again (a retry) wakes its venue's lanes the same way.
+create or replace function private.notify_job() returns trigger
+language plpgsql set search_path = '' as $$
+begin
+    if tg_op = 'INSERT' or new.status is distinct from old.status then
+        if new.status = 'queued' then
+            perform pg_notify('switchyard_jobs', coalesce(new.venue, ''));
+        elsif new.status in ('succeeded', 'failed', 'cancelled') then
+            perform pg_notify('switchyard_job_done', new.id::text);
+        end if;
+    end if;
     return null;
 end;
 $$;

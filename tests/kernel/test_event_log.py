@@ -162,8 +162,8 @@ def test_job_events_hold_no_request_fingerprints_and_trades_their_request(
 
 def test_one_insert_of_many_jobs_tells_each_job_and_wakes_once(db: Connection, db_url: str) -> None:
     """The insert triggers run once per statement (a signal's fan-out inserts a job per
-    subscriber): an event per job in insert order, one NOTIFY per user, one wake-up for
-    the worker, and a done notice for a job inserted already final."""
+    subscriber): an event per job in insert order, one NOTIFY per user, one wake-up per
+    venue for the worker, and a done notice for a job inserted already final."""
     alice, bob = user(db, "alice@example.com"), user(db, "bob@example.com")
     acc_a, acc_b = account(db, alice, "1001"), account(db, bob, "2002")
     with connect(db_url, autocommit=True) as listener:
@@ -187,7 +187,7 @@ def test_one_insert_of_many_jobs_tells_each_job_and_wakes_once(db: Connection, d
     assert [t["data"]["status"] for t in told] == ["queued", "queued", "queued", "failed"]
     assert sorted(heard) == sorted(
         [
-            ("switchyard_jobs", str(ids[0])),
+            ("switchyard_jobs", "mt5"),  # the venue: only its lanes wake
             ("switchyard_events", str(alice)),
             ("switchyard_events", str(bob)),
             ("switchyard_job_done", str(ids[3])),
