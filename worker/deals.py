@@ -57,7 +57,7 @@ class DealCounts:
     conflicting: int
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A column value as JSON: numbers and times as text, exactly as compared."""
     if isinstance(value, Decimal):
         return str(value)
@@ -68,7 +68,7 @@ def _plain(value: Any) -> Any:
 
 def _as_json(row: dict[str, Any]) -> dict[str, Any]:
     """A deal's parameters as JSON for identical_deals: numbers and times as exact text."""
-    return {k: _plain(v) for k, v in row.items() if k in CONTENT_FIELDS or k == "venue_deal_id"}
+    return {k: plain(v) for k, v in row.items() if k in CONTENT_FIELDS or k == "venue_deal_id"}
 
 
 def _differences(stored: dict[str, Any], reported: dict[str, Any]) -> list[str]:
@@ -117,8 +117,8 @@ def store_deals(
         )
         detail = {
             "venue_deal_id": row["venue_deal_id"],
-            "stored": {f: _plain(stored[f]) for f in fields},
-            "reported": {f: _plain(row[f]) for f in fields},
+            "stored": {f: plain(stored[f]) for f in fields},
+            "reported": {f: plain(row[f]) for f in fields},
         }
         conn.execute(
             queries["audit_deal_conflict"],

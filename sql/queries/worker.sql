@@ -191,20 +191,33 @@ insert into public.balance_snapshots
 values (%(user_id)s, %(account_id)s, %(balance)s, %(equity)s, %(margin)s, %(free_margin)s,
         %(currency)s, %(leverage)s)
 
--- name: upsert_position
-insert into public.positions
-    (user_id, account_id, venue_position_id, symbol, side, volume, open_price, sl, tp,
-     profit, opened_at, updated_at)
-values (%(user_id)s, %(account_id)s, %(venue_position_id)s, %(symbol)s, %(side)s,
-        %(volume)s, %(open_price)s, %(sl)s, %(tp)s, %(profit)s, %(opened_at)s, now())
-on conflict (account_id, venue_position_id) do update
-   set volume = excluded.volume, sl = excluded.sl, tp = excluded.tp,
-       profit = excluded.profit, updated_at = now()
-
--- name: delete_closed_positions
-delete from public.positions
- where account_id = %(account_id)s
-   and not (venue_position_id = any(%(open_ids)s::text[]))
+-- name: store_positions
+-- The account's open positions as the venue reports them (`rows`: a JSON array, numbers
+-- and times as exact text), in one statement: each upserted, and every stored position
+-- the venue no longer reports (closed) deleted. The delete sees the table as it was
+-- before this statement, and the two touch disjoint rows (a data-modifying WITH runs
+-- to completion whether or not the delete reads it).
+with reported as (
+    select r.venue_position_id, r.symbol, r.side, r.volume, r.open_price, r.sl, r.tp,
+           r.profit, r.opened_at
+      from jsonb_to_recordset(%(rows)s::jsonb) as r(
+               venue_position_id text, symbol text, side text, volume numeric,
+               open_price numeric, sl numeric, tp numeric, profit numeric,
+               opened_at timestamptz)
+), upserted as (
+    insert into public.positions
+        (user_id, account_id, venue_position_id, symbol, side, volume, open_price, sl, tp,
+         profit, opened_at, updated_at)
+    select %(user_id)s, %(account_id)s, r.venue_position_id, r.symbol, r.side, r.volume,
+           r.open_price, r.sl, r.tp, r.profit, r.opened_at, now()
+      from reported r
+    on conflict (account_id, venue_position_id) do update
+       set volume = excluded.volume, sl = excluded.sl, tp = excluded.tp,
+           profit = excluded.profit, updated_at = now()
+)
+delete from public.positions p
+ where p.account_id = %(account_id)s
+   and not exists (select 1 from reported r where r.venue_position_id = p.venue_position_id)
 
 -- name: traded_symbols
 select distinct symbol from public.orders

@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 from switchyard.db import Connection, wrap_exceptions
 from switchyard.domain import AccountId, Venue
 from switchyard.queries import queries
-from worker.deals import DealCounts, store_deals
+from worker.deals import DealCounts, plain, store_deals
 from worker.venue import Account, AccountReport, FillReport, PositionReport, VenueSession
 
 #: status_reason is at most 500 characters in the schema.
@@ -91,19 +91,18 @@ def _snapshot(conn: Connection, account: Account, report: AccountReport) -> None
     )
 
 
-def _position_params(account: Account, p: PositionReport) -> dict[str, Any]:
+def _position_row(p: PositionReport) -> dict[str, Any]:
+    """A position as store_positions reads it: numbers and times as exact text."""
     return {
-        "user_id": account.user_id,
-        "account_id": account.id,
         "venue_position_id": p.venue_position_id,
         "symbol": p.symbol,
         "side": p.side.value,
-        "volume": p.volume,
-        "open_price": p.open_price,
-        "sl": p.sl,
-        "tp": p.tp,
-        "profit": p.profit,
-        "opened_at": p.opened_at,
+        "volume": plain(p.volume),
+        "open_price": plain(p.open_price),
+        "sl": plain(p.sl),
+        "tp": plain(p.tp),
+        "profit": plain(p.profit),
+        "opened_at": plain(p.opened_at),
     }
 
 
@@ -168,11 +167,13 @@ def store_sync(
     open_positions = list(positions)
     with wrap_exceptions(), conn.transaction():
         _snapshot(conn, account, report)
-        for p in open_positions:
-            conn.execute(queries["upsert_position"], _position_params(account, p))
         conn.execute(
-            queries["delete_closed_positions"],
-            {"account_id": account.id, "open_ids": [p.venue_position_id for p in open_positions]},
+            queries["store_positions"],
+            {
+                "user_id": account.user_id,
+                "account_id": account.id,
+                "rows": Jsonb([_position_row(p) for p in open_positions]),
+            },
         )
         counts = store_deals(conn, (_deal_params(account, f) for f in fills), job_id=job_id)
         conn.execute(
