@@ -106,8 +106,18 @@ select private.fail_unserved_jobs() as failed
 -- name: ride_sync
 -- The terminal is logged in to this account for other work: its sync, if the last one
 -- was half an interval ago or more, is queued now and costs no login (the schedule moves
--- on by an interval). An account never synced yet waits for its scheduled first sync.
-with due as (
+-- on by an interval). Synced less than half an interval ago (a trade's refresh stores
+-- what a sync stores), no job is queued and the schedule moves on from that sync, so the
+-- scheduled one does not log the terminal in again for what was just read. An account
+-- never synced yet waits for its scheduled first sync.
+with fresh as (
+    update public.accounts a
+       set next_sync_at = greatest(a.next_sync_at,
+                                   a.synced_at + make_interval(secs => %(interval_s)s))
+     where a.id = %(account_id)s and a.status = 'verified' and a.is_active
+       and a.next_sync_at is not null
+       and a.synced_at > now() - make_interval(secs => %(interval_s)s / 2)
+), due as (
     update public.accounts a
        set next_sync_at = now() + make_interval(secs => %(interval_s)s)
      where a.id = %(account_id)s and a.status = 'verified' and a.is_active

@@ -173,6 +173,39 @@ def test_a_sync_rides_on_a_login_made_for_other_work(
     assert row["moved"]
 
 
+def test_a_trade_s_refresh_moves_the_scheduled_sync_on(
+    db, sim, make_account, enqueue, worker_settings
+):
+    """The refresh right after a trade stores what a sync stores: the scheduled sync moves
+    on from it instead of logging the terminal in again minutes later."""
+    account = make_account(SIM_ACCOUNTS[0])
+    db.execute(
+        "update public.accounts set synced_at = now() - interval '10 minutes',"
+        " next_sync_at = now() + interval '4 minutes' where id = %s",
+        (account.id,),
+    )
+    with running(worker_settings(sim, sync_interval_s=600)):
+        assert wait_job(db, enqueue(account, "order", order()))["status"] == "succeeded"
+        deadline = time.monotonic() + 10
+        while True:
+            row = db.execute(
+                "select synced_at > now() - interval '1 minute' as fresh,"
+                " next_sync_at > now() + interval '9 minutes' as moved"
+                " from public.accounts where id = %s",
+                (account.id,),
+            ).fetchone()
+            if row["moved"]:
+                break
+            assert time.monotonic() < deadline, "the schedule did not move on"
+            time.sleep(0.02)
+    assert row["fresh"]
+    syncs = db.execute(
+        "select count(*) as n from public.jobs where account_id = %s and kind = 'sync'",
+        (account.id,),
+    ).fetchone()
+    assert syncs["n"] == 0  # nothing to ride: the trade's refresh was the sync
+
+
 def test_the_effective_sync_interval_is_measured_stored_and_logged(db, make_account, caplog):
     accounts = [make_account(SIM_ACCOUNTS[i]) for i in range(10)]
     db.execute(
