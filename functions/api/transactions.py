@@ -19,11 +19,14 @@ functions/api/statuses.py; an unreachable database becomes `DatabaseError`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Final
 
 import psycopg
-from psycopg import AsyncCursor
+from psycopg import AsyncCursor, AsyncPipeline
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
@@ -36,6 +39,7 @@ from switchyard.db import AsyncConnection, become_role_async
 from switchyard.errors import DatabaseError
 
 Cursor = AsyncCursor[DictRow]
+log = logging.getLogger(__name__)
 
 
 def refused(exc: psycopg.Error) -> Problem | None:
@@ -102,36 +106,48 @@ class UserSession:
     async def transaction(self) -> AsyncIterator[Cursor]:
         """One transaction as the caller; the first one also charges the rate limit.
 
-        The first sends BEGIN, the charge-and-switch statement, a SAVEPOINT and the
-        request's own statements in one pipeline, and reads the answers once: a refused
-        charge surfaces at the request's first read (SQLSTATE SW429, then the 429), the
-        savepoint keeps the charge counted when the request itself fails.
+        BEGIN, the charge-and-switch statement (the first transaction) or the switch (a
+        later one), a SAVEPOINT and the request's own statements go out in one pipeline,
+        and the answers are read at the request's first fetch: one round trip, then one
+        for RELEASE and COMMIT. The transaction statements are ours, not psycopg's
+        `transaction()`, which in pipeline mode syncs at the edge of every block (five
+        round trips more per request). A refused charge surfaces at the first read
+        (SQLSTATE SW429, then the 429) and rolls everything back; the savepoint keeps the
+        charge counted when the request itself fails.
         """
-        failure: BaseException | None = None
+        failure: Exception | None = None
         try:
             async with (
                 self._pool.connection() as conn,
-                conn.pipeline(),
-                conn.transaction(),  # the pool's connections are autocommit: a BEGIN
+                conn.pipeline() as pipeline,
                 conn.cursor() as cur,
             ):
-                if self._charged:
-                    await become_role_async(
-                        cur, "authenticated", self.principal.claims, self._headers
-                    )
-                    yield cur
-                else:
+                await cur.execute(BEGIN)  # the pool's connections are autocommit
+                first = not self._charged
+                if first:
                     self._charged = True
                     await self._limits.charge_and_become(
                         cur, self.principal, self._buckets, self._headers
                     )
-                    try:
-                        async with conn.transaction():  # a savepoint
-                            yield cur
-                    # Kept, not swallowed: re-raised below once the charge is committed
-                    # (or, when the charge itself was refused, rolled back with it).
-                    except Exception as exc:  # noqa: BLE001
-                        failure = exc
+                    await cur.execute(SAVEPOINT)
+                else:
+                    await become_role_async(
+                        cur, "authenticated", self.principal.claims, self._headers
+                    )
+                try:
+                    yield cur
+                # Kept, not swallowed: re-raised below once the charge is committed (or,
+                # when the charge itself was refused, rolled back with it).
+                except Exception as exc:  # noqa: BLE001
+                    failure = exc
+                    await _end_failed(conn, pipeline, cur, keep_charge=first and _charged(exc))
+                except BaseException:  # a cancellation: nothing of it is kept
+                    await _end_failed(conn, pipeline, cur, keep_charge=False)
+                    raise
+                else:
+                    if first:
+                        await cur.execute(RELEASE)
+                    await cur.execute(COMMIT)  # its answer is read as the pipeline ends
         # Every driver error, an unreachable database (PoolTimeout) included, is translated
         # here: wrap_exceptions() would turn a known refusal such as 28000 into a 503.
         except psycopg.Error as exc:
@@ -141,3 +157,55 @@ class UserSession:
             raise translated from exc
         if failure is not None:
             raise _translated(failure)
+
+
+@asynccontextmanager
+async def login_role_transaction(
+    pool: AsyncConnectionPool[AsyncConnection],
+) -> AsyncIterator[Cursor]:
+    """One transaction as the functions' login role (no user: the signal webhook), in one
+    pipeline like a user's: BEGIN and the statements answered at the first fetch, COMMIT
+    as the pipeline ends, everything rolled back when the block fails."""
+    async with pool.connection() as conn, conn.pipeline() as pipeline, conn.cursor() as cur:
+        await cur.execute(BEGIN)  # the pool's connections are autocommit
+        try:
+            yield cur
+        except BaseException:
+            await _end_failed(conn, pipeline, cur, keep_charge=False)
+            raise
+        await cur.execute(COMMIT)  # its answer is read as the pipeline ends
+
+
+BEGIN: Final = "begin"
+SAVEPOINT: Final = "savepoint request"
+RELEASE: Final = "release savepoint request"
+COMMIT: Final = "commit"
+
+
+def _charged(exc: BaseException) -> bool:
+    """Whether the request failed after its charge was counted: anything but the charge's
+    own refusal (SW429) or a user that no longer exists (28000, the charge's other
+    refusal) comes from the request's statements or its code, behind the savepoint."""
+    if rate_limit_refusal(exc) is not None:
+        return False
+    return not (isinstance(exc, psycopg.Error) and exc.sqlstate == "28000")
+
+
+async def _end_failed(
+    conn: AsyncConnection, pipeline: AsyncPipeline, cur: Cursor, *, keep_charge: bool
+) -> None:
+    """End a transaction whose request failed: the charge committed when `keep_charge`,
+    everything rolled back otherwise. Errors of statements the failure left unread (the
+    pipeline is aborted after the first one) are the same failure: not raised again."""
+    try:
+        await pipeline.sync()
+    except psycopg.Error as unread:
+        log.debug("a failed request's pipeline ended with %s", unread.sqlstate)
+    if conn.pgconn.transaction_status == TransactionStatus.IDLE:
+        return  # the connection already ended it (e.g. it was lost)
+    if keep_charge:
+        await cur.execute("rollback to savepoint request")
+        await cur.execute(COMMIT)
+    else:
+        await cur.execute("rollback")
+    await pipeline.sync()

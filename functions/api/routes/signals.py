@@ -43,7 +43,7 @@ from functions.api.schemas.signals import (
 from functions.api.scopes import Scope
 from functions.api.statuses import AUTHENTICATED, BY_ID, JSON_BODY, Outcome, status_of
 from functions.api.strictjson import DuplicateKeyError, StrictJsonRoute, duplicate_key, loads_strict
-from functions.api.transactions import refused
+from functions.api.transactions import login_role_transaction, refused
 from functions.api.verdicts import answer
 from switchyard.db import CLIENT_ADDRESS, wrap_exceptions
 from switchyard.queries import queries
@@ -291,12 +291,7 @@ async def receive_signal(channel_id: UUID, request: Request, runtime: RuntimeDep
     settings = runtime.settings
     try:
         with wrap_exceptions():
-            async with (
-                runtime.pool.connection() as conn,
-                conn.pipeline(),
-                conn.transaction(),
-                conn.cursor() as cur,
-            ):
+            async with login_role_transaction(runtime.pool) as cur:
                 await cur.execute(
                     queries["api_signal_context"],
                     {"headers": json.dumps(headers), "client_address": address},
