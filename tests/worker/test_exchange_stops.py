@@ -13,11 +13,20 @@ from typing import Any
 import pytest
 
 from switchyard.domain import client_order_id
-from tests.worker.exchange_helpers import executed, fresh, simulator, store_account, worker_fields
+from tests.worker.exchange_helpers import (
+    exchange_venue,
+    executed,
+    fresh,
+    simulator,
+    store_account,
+    worker_fields,
+)
 from tests.worker.helpers import running, wait_job
 from tests.worker.test_signals import deliver, make_channel, subscribe
 
 PERP = "BTC/USDT:USDT"
+#: The perpetual's position id on each exchange (`swap-` and the exchange's market id).
+POSITION = {"bybit": "swap-BTCUSDT", "okx": "swap-BTC-USDT-SWAP"}
 
 
 @pytest.fixture
@@ -204,30 +213,108 @@ def test_a_signal_asking_for_stops_on_spot_fails_and_sends_nothing(
     assert xsim.ledger()[start:] == []
 
 
-def test_a_bybit_positions_stop_loss_is_changed_and_its_take_profit_kept(
-    db, vault, enqueue, xsettings, xsim
+def okx_algos(xsim: Any, vault: Any, account: Any) -> list[dict[str, Any]]:
+    """The account's pending OKX TP/SL algo orders, read with its own key."""
+    with exchange_venue(xsim, vault) as venue, venue.on_account(account) as session:
+        answer = session.read(
+            lambda: session.exchange.private_get_trade_orders_algo_pending(
+                {"instType": "SWAP", "ordType": "conditional,oco"}
+            )
+        )
+    return list(answer["data"])
+
+
+def modify_rows(db: Any, account: Any) -> list[tuple[str, Any, Any]]:
+    rows = db.execute(
+        "select status, sl, tp from public.orders where account_id = %s and action = 'modify'",
+        (account.id,),
+    ).fetchall()
+    return [(r["status"], r["sl"], r["tp"]) for r in rows]
+
+
+@pytest.mark.parametrize("name", ["bybit", "okx"])
+def test_a_positions_stop_loss_is_changed_its_take_profit_kept_and_the_new_one_triggers(
+    db, vault, enqueue, xsettings, xsim, name
 ):
-    account = store_account(db, vault, "bybit")
+    account = store_account(db, vault, name)
     with running(xsettings()):
         opened = wait_job(db, enqueue(account, "order", order(sl="64000", tp="66500")))
         assert opened["status"] == "succeeded", opened
-        job = enqueue(account, "modify", {"position": "swap-BTCUSDT", "sl": "64800"})
+        job = enqueue(account, "modify", {"position": POSITION[name], "sl": "64800"})
         modified = wait_job(db, job)
         again = wait_job(
-            db, enqueue(account, "modify", {"position": "swap-BTCUSDT", "sl": "64800"})
+            db, enqueue(account, "modify", {"position": POSITION[name], "sl": "64800"})
         )
+        assert modified["status"] == "succeeded", modified
+        assert again["status"] == "succeeded", again  # already as asked: nothing sent
+        [position] = stored_positions(db, account)
+        assert (position["sl"], position["tp"]) == (Decimal("64800"), Decimal("66500"))
+        start = len(xsim.ledger())
+        xsim.control("prices", {"BTC": "64700"})  # under the new stop loss, over the old one
+        [closing] = [e for e in xsim.ledger()[start:] if e["trigger"]]
+    assert (closing["trigger"], closing["side"], closing["reduce_only"]) == ("sl", "sell", True)
+    assert modify_rows(db, account) == [("modified", Decimal("64800"), Decimal("66500"))]
+
+
+def test_an_okx_position_without_stops_gets_them_as_one_algo_order_with_the_jobs_id(
+    db, vault, enqueue, xsettings, xsim
+):
+    account = store_account(db, vault, "okx")
+    with running(xsettings()):
+        opened = wait_job(db, enqueue(account, "order", order()))
+        assert opened["status"] == "succeeded", opened
+        job = enqueue(
+            account, "modify", {"position": POSITION["okx"], "sl": "64000", "tp": "66500"}
+        )
+        modified = wait_job(db, job)
+        synced = wait_job(db, enqueue(account, "sync"))
     assert modified["status"] == "succeeded", modified
-    assert again["status"] == "succeeded", again  # already as asked: nothing sent
+    assert synced["status"] == "succeeded", synced
     [position] = stored_positions(db, account)
-    assert (position["sl"], position["tp"]) == (Decimal("64800"), Decimal("66500"))
-    journal = db.execute(
-        "select action, status, sl, tp from public.orders where account_id = %s "
-        "and action = 'modify'",
-        (account.id,),
-    ).fetchall()
-    assert [(j["status"], j["sl"], j["tp"]) for j in journal] == [
-        ("modified", Decimal("64800"), Decimal("66500"))
-    ]
+    assert (position["sl"], position["tp"]) == (Decimal("64000"), Decimal("66500"))
+    [algo] = okx_algos(xsim, vault, account)
+    assert (algo["ordType"], algo["closeFraction"], algo["side"]) == ("oco", "1", "sell")
+    assert algo["algoClOrdId"] == client_order_id(job)
+    assert modify_rows(db, account) == [("modified", Decimal("64000"), Decimal("66500"))]
+
+
+def test_an_okx_stop_change_whose_answer_is_lost_is_not_placed_twice(
+    db, vault, enqueue, xsettings, xsim
+):
+    """The algo order is placed, its answer dropped: the retry finds the position's stops as
+    asked and sends nothing more (a second order-algo would be refused, 51065 / 51088)."""
+    account = store_account(db, vault, "okx")
+    with running(xsettings()):
+        opened = wait_job(db, enqueue(account, "order", order()))
+        assert opened["status"] == "succeeded", opened
+        xsim.control("faults", {"kind": "drop", "exchange": "okx", "count": 1})
+        job = enqueue(account, "modify", {"position": POSITION["okx"], "sl": "64000"})
+        modified = wait_job(db, job, timeout_s=60)
+    assert modified["status"] == "succeeded", modified
+    assert modified["attempts"] >= 2, modified  # the first attempt's answer was lost
+    [algo] = okx_algos(xsim, vault, account)
+    assert (algo["ordType"], algo["slTriggerPx"], algo["tpTriggerPx"]) == (
+        "conditional",
+        "64000",
+        "",
+    )
+    assert algo["algoClOrdId"] == client_order_id(job)
+    assert modify_rows(db, account) == [("modified", Decimal("64000"), None)]
+
+
+def test_a_take_profit_is_not_added_to_an_okx_positions_stop_loss_order(
+    db, vault, enqueue, xsettings, xsim
+):
+    account = store_account(db, vault, "okx")
+    with running(xsettings()):
+        opened = wait_job(db, enqueue(account, "order", order(sl="64000")))
+        assert opened["status"] == "succeeded", opened
+        row = wait_job(db, enqueue(account, "modify", {"position": POSITION["okx"], "tp": "66500"}))
+    assert (row["status"], row["error"]["code"]) == ("failed", "invalid_stops"), row
+    assert "a take profit cannot be added; nothing was sent" in row["error"]["message"]
+    [algo] = okx_algos(xsim, vault, account)
+    assert (algo["slTriggerPx"], algo["tpTriggerPx"]) == ("64000", "")
+    assert modify_rows(db, account) == []
 
 
 @pytest.mark.parametrize(
@@ -235,21 +322,23 @@ def test_a_bybit_positions_stop_loss_is_changed_and_its_take_profit_kept(
     [
         ("bybit", {"sl": "65100"}, "invalid_stops", "must be below the price now"),
         ("bybit", {"tp": "66500.01"}, "invalid_stops", "in steps of 0.1"),
-        ("okx", {"sl": "64800"}, "invalid_request", "Bybit perpetuals only"),
+        ("okx", {"sl": "65100"}, "invalid_stops", "must be below the price now"),
+        ("okx", {"tp": "64900"}, "invalid_stops", "must be above the price now"),
+        ("okx", {"tp": "66500.01"}, "invalid_stops", "in steps of 0.1"),
     ],
 )
 def test_a_stop_change_that_cannot_be_made_is_refused_and_the_position_keeps_its_stops(
     db, vault, enqueue, xsettings, xsim, name, fields, code, words
 ):
     account = store_account(db, vault, name)
-    position_id = "swap-BTCUSDT" if name == "bybit" else "swap-BTC-USDT-SWAP"
     with running(xsettings()):
         opened = wait_job(db, enqueue(account, "order", order(sl="64000", tp="66500")))
         assert opened["status"] == "succeeded", opened
-        row = wait_job(db, enqueue(account, "modify", {"position": position_id, **fields}))
+        row = wait_job(db, enqueue(account, "modify", {"position": POSITION[name], **fields}))
         synced = wait_job(db, enqueue(account, "sync"))
     assert (row["status"], row["error"]["code"]) == ("failed", code), row
     assert words in row["error"]["message"]
     assert synced["status"] == "succeeded", synced
     [position] = stored_positions(db, account)
     assert (position["sl"], position["tp"]) == (Decimal("64000"), Decimal("66500"))
+    assert modify_rows(db, account) == []  # refused before the journal: nothing sent

@@ -263,6 +263,7 @@ class Engine:
         if instrument.linear and order.stops and not order.reduce_only:
             position = wallet.position(instrument)  # Bybit's Full mode: the whole position's
             position.sl, position.tp = order.stops.sl, order.stops.tp
+            position.algo_client_id, position.algo_closes_all = "", False
         self.ledger.append(fill_entry(order, fill))
 
     # -- changing -----------------------------------------------------------------------

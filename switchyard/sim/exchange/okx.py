@@ -4,7 +4,8 @@ The paths ccxt 4.5.90 calls, and OKX's error table. Errors are ``{"code", "msg"}
 OKX's HTTP statuses (401 for the 501xx class, 429 for 50011, 503 for 50001); an order
 refused inside a batch gets ``code "1"`` and its own ``sCode``/``sMsg``, which ccxt's
 ``okx.handle_errors`` reads first. Signing is in ``okx_signing.py``, body shapes in
-``okx_shapes.py`` (checked against OKX's v5 docs and ccxt's ``markets/okx.json`` fixture).
+``okx_shapes.py`` (checked against OKX's v5 docs and ccxt's ``markets/okx.json`` fixture),
+TP/SL algo orders on open positions in ``okx_algos.py``.
 """
 
 import json
@@ -18,6 +19,7 @@ from . import okx_shapes as shapes
 from .accounts import ApiKey
 from .faults import FaultKind
 from .instruments import Instrument, Kind
+from .okx_algos import amend_algos, get_algo, place_algo
 from .okx_shapes import auth_error, error, ok
 from .okx_signing import authenticate
 from .okx_stops import StopRefused, attached, check, pending_algos
@@ -25,6 +27,11 @@ from .orders import Order, Reason, Rejected
 from .venue import VenueRequest, json_response, page_size, text, to_decimal
 
 NAME: Final = "okx"
+#: The requests that place or change an order (what an order-only fault matches).
+PLACES: Final = frozenset({
+    "/api/v5/trade/batch-orders", "/api/v5/trade/order", "/api/v5/trade/order-algo",
+    "/api/v5/trade/amend-algos",
+})  # fmt: skip
 INST_TYPES: Final = {"SPOT": Kind.SPOT, "SWAP": Kind.LINEAR}
 
 MIN_AMOUNT: Final = "Your order should meet or exceed the minimum order amount."
@@ -54,7 +61,7 @@ class Okx:
     name = NAME
 
     def places_order(self, method: str, path: str) -> bool:
-        return method == "POST" and path in ("/api/v5/trade/batch-orders", "/api/v5/trade/order")
+        return method == "POST" and path in PLACES
 
     def order_id(self, number: int, kind: Kind) -> str:
         return str(680_800_000_000_000_000 + number)
@@ -334,6 +341,9 @@ PRIVATE: Final[dict[tuple[str, str], tuple[Private, bool]]] = {
     ("GET", "/api/v5/trade/orders-pending"): (pending, False),
     ("GET", "/api/v5/trade/orders-history"): (order_history, False),
     ("GET", "/api/v5/trade/orders-algo-pending"): (algo_pending, False),
+    ("POST", "/api/v5/trade/order-algo"): (place_algo, True),
+    ("POST", "/api/v5/trade/amend-algos"): (amend_algos, True),
+    ("GET", "/api/v5/trade/order-algo"): (get_algo, False),
     ("GET", "/api/v5/trade/fills"): (fills, False),
     ("GET", "/api/v5/trade/fills-history"): (fills, False),
 }

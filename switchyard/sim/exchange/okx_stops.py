@@ -17,6 +17,7 @@ from .instruments import Instrument
 from .orders import Attached, OrderRequest, OrderType, Side
 from .stops import off_tick, wrong_side
 from .venue import text, to_decimal
+from .wallet import Position
 
 #: (code, message) per (side, stop, market order?) on the wrong side of the reference.
 _HIGHER, _LOWER = "must be higher than the", "must be lower than the"
@@ -96,6 +97,12 @@ def _leg(which: str, price: Decimal | None) -> dict[str, str]:
     return {f"{which}OrdPx": "-1", f"{which}TriggerPx": trigger, f"{which}TriggerPxType": "last"}
 
 
+def algo_id(position: Position) -> str:
+    """The id of the algo order that holds an open position's stops (one per position)."""
+    i = position.instrument
+    return str(900_000_000 + sum(map(ord, i.id)) * 1000 + position.created_ms % 1000)
+
+
 def pending_algos(engine: Engine, account: str, wanted: str | None) -> list[dict[str, Any]]:
     """The stops of the account's open positions as OKX's pending algo orders."""
     wallet = engine.wallets[account]
@@ -107,12 +114,13 @@ def pending_algos(engine: Engine, account: str, wanted: str | None) -> list[dict
         if wanted not in (None, i.id):
             continue
         both = position.sl is not None and position.tp is not None
-        number = 900_000_000 + sum(map(ord, i.id)) * 1000 + position.created_ms % 1000
         found.append(
             {
                 "activePx": "", "actualPx": "", "actualSide": "", "actualSz": "0",
-                "algoClOrdId": "", "algoId": str(number), "amendPxOnTriggerType": "0",
-                "cTime": str(position.updated_ms), "ccy": "", "closeFraction": "",
+                "algoClOrdId": position.algo_client_id, "algoId": algo_id(position),
+                "amendPxOnTriggerType": "0",
+                "cTime": str(position.updated_ms), "ccy": "",
+                "closeFraction": "1" if position.algo_closes_all else "",
                 "instId": i.id, "instType": "SWAP", "last": text(engine.feed.mid(i.base)),
                 "lever": str(wallet.leverage_of(i)), "ordId": "",
                 "ordType": "oco" if both else "conditional", "posSide": "net",

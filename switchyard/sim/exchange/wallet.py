@@ -36,6 +36,11 @@ class Position:
     #: The stop loss and take profit (prices) the opening orders attached; None: none.
     sl: Decimal | None = None
     tp: Decimal | None = None
+    #: The client id (OKX ``algoClOrdId``) of the algo order that set the stops after the
+    #: position opened (OKX ``order-algo``); "" for stops an opening order attached.
+    algo_client_id: str = ""
+    #: Whether those stops close the whole position whatever its size (``closeFraction`` 1).
+    algo_closes_all: bool = False
 
     def notional(self, price: Decimal) -> Decimal:
         return abs(self.instrument.base_qty(self.qty)) * price
@@ -148,9 +153,11 @@ class Wallet:
                 position.qty = remainder * (1 if signed_qty > 0 else -1)
                 position.entry_price = price
                 position.sl = position.tp = None  # the old side's stops do not carry over
+                position.algo_client_id, position.algo_closes_all = "", False
             elif not position.qty:
                 position.entry_price = ZERO
                 position.sl = position.tp = None  # a flat position keeps no stops
+                position.algo_client_id, position.algo_closes_all = "", False
         else:
             total = position.qty + signed_qty
             position.entry_price = (

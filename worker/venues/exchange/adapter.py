@@ -48,7 +48,7 @@ from worker.venues.exchange.calls import LOOP_MARGIN_S, Calls
 from worker.venues.exchange.clients import Client, Clients
 from worker.venues.exchange.exchanges import PROFILES
 from worker.venues.exchange.loop import CallTimedOutError
-from worker.venues.exchange.profile import Unified
+from worker.venues.exchange.profile import StopsChange, Unified
 from worker.venues.exchange.readings import Readings
 
 log = logging.getLogger(__name__)
@@ -237,9 +237,14 @@ class ExchangeSession(Readings):
         setter, stops = self.profile.set_position_stops, prepared.request["stops"]
         if setter is None:  # tickets never prepares such a request
             return Rejected(code=ErrorCode.INTERNAL, message="not sent: no way to set stops")
-        sent = self.calls.send(
-            lambda: setter(self.exchange, prepared.request["symbol"], stops["sl"], stops["tp"])
+        change = StopsChange(
+            symbol=prepared.request["symbol"],
+            side=stops["side"],
+            sl=stops["sl"],
+            tp=stops["tp"],
+            client_id=stops["client_id"],
         )
+        sent = self.calls.send(lambda: setter(self.exchange, change))
         if isinstance(sent, (Rejected, Ambiguous)):
             return sent
         position = VenuePositionId(prepared.target or "")

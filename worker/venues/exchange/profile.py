@@ -64,6 +64,22 @@ class ClientIdFormat:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StopsChange:
+    """New stops of an open perpetual position, as `Profile.set_position_stops` sends them."""
+
+    #: The unified symbol (BTC/USDT:USDT).
+    symbol: str
+    #: The position's side: "buy" for a long, "sell" for a short.
+    side: str
+    #: Trigger prices as text; None: the position has none and gets none.
+    sl: str | None
+    tp: str | None
+    #: The modify job's client order id as the exchange takes it (OKX's `algoClOrdId` of an
+    #: algo order it places), so that a retry finds what an earlier attempt placed.
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Profile:
     venue: Venue
     #: The ccxt.async_support class name.
@@ -124,9 +140,12 @@ class Profile:
     #: keeps them as algo orders): (instance) -> {unified symbol: (sl, tp)}, read with the
     #: positions. None: the unified position carries them (Bybit).
     position_stops: Callable[[Ccxt], Awaitable[Mapping[str, tuple[Any, Any]]]] | None = None
-    #: How an open perpetual position's stops are changed: (instance, unified symbol, sl,
-    #: tp as text or None to keep it). None: the exchange's are not changed by switchyard.
-    set_position_stops: Callable[[Ccxt, str, str | None, str | None], Awaitable[Any]] | None = None
+    #: How an open perpetual position's stops are changed: (instance, the change). None: the
+    #: exchange's are not changed by switchyard.
+    set_position_stops: Callable[[Ccxt, StopsChange], Awaitable[Any]] | None = None
+    #: Whether a stop an open position lacks may be added while it has the other (Bybit's
+    #: trading-stop); OKX amends the legs its TP/SL algo order has and adds none.
+    adds_stop_legs: bool = True
     #: ccxt params of an order that only reduces a perpetual position.
     reduce_only: Mapping[str, Any] = field(default_factory=lambda: {"reduceOnly": True})
     #: The currency balances and limits are stated in.

@@ -23,6 +23,10 @@ STOPS_OFFERED: Final = (
 )
 
 
+#: Where switchyard changes an open position's stops, for the refusal elsewhere.
+STOPS_CHANGED: Final = "the stops of open Bybit and OKX USDT perpetual positions are changed"
+
+
 def unsupported(payload: OrderPayload) -> Refusal | None:
     """What no exchange account is offered, whatever the market."""
     if payload.type is OrderType.STOP:
@@ -288,14 +292,18 @@ def modify_position(
     reference: Decimal | None,
 ) -> Prepared | Refusal:
     """New stops of an open perpetual position, checked against the price now
-    (`reference`), where the exchange changes them (Bybit's trading-stop)."""
+    (`reference`), where the exchange changes them (Bybit's trading-stop, OKX's TP/SL algo
+    order); `stops` are the whole position's (one not asked for is the position's own)."""
     if not market.get("contract") or profile.set_position_stops is None:
         return Refusal(
             code=ErrorCode.INVALID_REQUEST,
             message=f"switchyard does not change the stops of an open {profile.noun} "
-            "position (Bybit perpetuals only): close it and open it again with sl/tp",
+            f"position on {market['symbol']} ({STOPS_CHANGED}): close it and open it again "
+            "with sl/tp",
         )
     sl, tp = stops
+    if (refusal := _new_leg_refusal(position, sl, tp, profile)) is not None:
+        return refusal
     misplaced = _stops_misplaced(
         market, position.side, sl, tp, reference, profile, against="the price now"
     )
@@ -314,11 +322,31 @@ def modify_position(
         request={
             "symbol": market["symbol"],
             "stops": {
+                "side": position.side.value,
                 "sl": None if sl is None else f"{sl:f}",
                 "tp": None if tp is None else f"{tp:f}",
+                "client_id": profile.client_ids.of(coid),
             },
         },
     )
+
+
+def _new_leg_refusal(
+    position: PositionReport, sl: Decimal | None, tp: Decimal | None, profile: Profile
+) -> Refusal | None:
+    """A stop added beside the other where the exchange only amends the legs it has (OKX:
+    a TP/SL algo order takes no new leg, 51526); a position with none gets both at once."""
+    if profile.adds_stop_legs or (position.sl is None and position.tp is None):
+        return None
+    for name, held, wanted in (("stop loss", position.sl, sl), ("take profit", position.tp, tp)):
+        if held is None and wanted is not None:
+            return Refusal(
+                code=ErrorCode.INVALID_STOPS,
+                message=f"{profile.noun} keeps this position's stops as one TP/SL order, to "
+                f"which a {name} cannot be added; nothing was sent. Change the stop it has, "
+                f"or close the position and open it again with both",
+            )
+    return None
 
 
 def cancel(order: OrderStatusReport, coid: ClientOrderId) -> Prepared:

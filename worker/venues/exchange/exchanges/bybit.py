@@ -16,6 +16,7 @@ from worker.venues.exchange.profile import (
     ClientIdFormat,
     Permissions,
     Profile,
+    StopsChange,
     Unified,
     permissions,
 )
@@ -63,21 +64,20 @@ async def set_leverage(exchange: Ccxt, leverage: int, symbol: str) -> None:
             raise  # any other refusal stands (a leverage above the market's maximum…)
 
 
-async def set_position_stops(
-    exchange: Ccxt, symbol: str, sl: str | None, tp: str | None
-) -> Unified:
+async def set_position_stops(exchange: Ccxt, change: StopsChange) -> Unified:
     """POST /v5/position/trading-stop (tpslMode Full, one-way mode): ccxt has no unified
-    call that only changes a position's stops. A stop left out is kept."""
+    call that only changes a position's stops. A stop left out is kept; setting the same
+    stops again changes nothing, so a retry needs no look-up."""
     request: dict[str, Any] = {
         "category": "linear",
-        "symbol": exchange.market(symbol)["id"],
+        "symbol": exchange.market(change.symbol)["id"],
         "tpslMode": "Full",
         "positionIdx": 0,
     }
-    if sl is not None:
-        request["stopLoss"] = sl
-    if tp is not None:
-        request["takeProfit"] = tp
+    if change.sl is not None:
+        request["stopLoss"] = change.sl
+    if change.tp is not None:
+        request["takeProfit"] = change.tp
     answer: Unified = await exchange.private_post_v5_position_trading_stop(request)
     return answer
 
