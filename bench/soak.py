@@ -38,6 +38,13 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--kills", type=int, default=8)
+    parser.add_argument(
+        "--timeout-s",
+        type=float,
+        default=None,
+        help="how long the orders may take to finish (default: 1.2 s per order, at least 1 h;"
+        " the chaos keeps a 2-terminal run near 2.5 orders/s)",
+    )
     args = parser.parse_args()
     plan = SoakPlan(
         users=args.users,
@@ -47,7 +54,7 @@ def main() -> None:
         burst=100,
         burst_gap_s=0.5,
         fault_every_s=4.0,
-        timeout_s=3600.0,
+        timeout_s=args.timeout_s or max(3600.0, args.orders * 1.2),
     )
     keys, vault = new_vault()
     with tempfile.TemporaryDirectory() as tmp_name, scratch_database() as url:
