@@ -17,15 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import httpx
-from functions_latency import free_port, percentiles, with_db
+from functions_latency import percentiles, with_db
 from psycopg import sql
+from worker_common import start_functions
 
 from switchyard.db import connect
 from switchyard.embedded import embedded_url
@@ -35,26 +34,6 @@ from switchyard.tokens import ensure_user, mint_token
 from switchyard.vault import generate_key
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def start(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "switchyard", "functions", "--port", str(port)],
-        cwd=REPO,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            time.sleep(0.05)
-    server.terminate()
-    raise SystemExit("the functions did not start")
 
 
 async def follow(
@@ -118,7 +97,7 @@ async def run(
     modes = (("LISTEN/NOTIFY", {}), ("polling", {"SWITCHYARD_FUNCTIONS_LISTEN": "false"}))
     results = {}
     for name, extra in modes:
-        server, base = start({**env, **extra})
+        server, base = start_functions({**env, **extra})
         try:
             results[name] = await measure(base, url, tokens, accounts, a.streams, a.rounds)
         finally:

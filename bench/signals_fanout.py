@@ -20,11 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -32,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from worker_common import REPO, new_vault, scratch_database
+from worker_common import new_vault, scratch_database, start_functions
 
 from switchyard.db import Connection, connect
 from switchyard.settings import Settings, functions_url_from
@@ -42,12 +38,6 @@ from worker.process import Worker
 
 SERVER = "Bench-Demo"
 SECRET = "sysig_bench-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pct(samples_s: list[float], q: float) -> float:
@@ -102,26 +92,6 @@ def seed(conn: Connection, vault: Any, accounts: int) -> tuple[str, str]:
                 (user, channels[0] if i < accounts else channels[1], row["id"]),
             )
     return channels[0], channels[1]
-
-
-def start_functions(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "switchyard", "functions", "--port", str(port)],
-        cwd=REPO,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            time.sleep(0.05)
-    server.terminate()
-    raise SystemExit("the functions did not start")
 
 
 def alert(channel: str, n: int) -> tuple[str, dict[str, Any]]:

@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -42,7 +39,7 @@ from typing import Any
 import httpx
 import mt5linux
 from exchange_common import bench_keys, start_sim
-from worker_common import REPO, add_mt5_account, new_vault, scratch_database
+from worker_common import add_mt5_account, new_vault, scratch_database, start_functions
 
 from switchyard.db import Connection, connect
 from switchyard.settings import Settings, functions_url_from
@@ -83,30 +80,6 @@ def add_exchange_account(conn: Connection, vault: Any, key: dict[str, Any]) -> t
         (row["id"], sealed.ciphertext, sealed.key_id),
     )
     return user_id, row["id"]
-
-
-def start_functions(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = subprocess.Popen(
-        [sys.executable, "-m", "switchyard", "functions", "--port", str(port)],
-        cwd=REPO,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            time.sleep(0.05)
-    server.terminate()
-    raise SystemExit("the functions did not start")
 
 
 class BareMt5:
