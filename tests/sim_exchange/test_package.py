@@ -23,7 +23,9 @@ BLOCKER = textwrap.dedent(
     """
     import importlib, pkgutil, sys
 
-    ALLOWED = ("switchyard", "switchyard.sim", "switchyard.sim.exchange")
+    # switchyard.sim.launching: the simulators' shared start-up (stdlib only)
+    ALLOWED = ("switchyard", "switchyard.sim", "switchyard.sim.exchange",
+               "switchyard.sim.launching")
 
     class Blocker:
         def find_spec(self, name, path=None, target=None):
