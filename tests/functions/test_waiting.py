@@ -63,7 +63,9 @@ async def test_a_wait_above_the_maximum_is_capped(make_client, users, verdicts):
         "/v1/accounts", params={"wait": 60}, json=mt5_body(), headers=bearer(alice)
     )
     assert response.status_code == 202
-    assert loop.time() - started < 2
+    # 60 s asked, 0.2 s allowed: capped far below what was asked. (The bound leaves room
+    # for a loaded CI machine: one run took 2.6 s here with a fresh pool under -n 4.)
+    assert loop.time() - started < 10
 
 
 @pytest.mark.parametrize("wait", ["-1", "nan", "inf", "301", "soon"])
