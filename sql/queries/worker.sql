@@ -117,6 +117,8 @@ with fresh as (
      where a.id = %(account_id)s and a.status = 'verified' and a.is_active
        and a.next_sync_at is not null
        and a.synced_at > now() - make_interval(secs => %(interval_s)s / 2)
+       -- only when it moves: no row rewritten after every trade for nothing
+       and a.next_sync_at < a.synced_at + make_interval(secs => %(interval_s)s)
 ), due as (
     update public.accounts a
        set next_sync_at = now() + make_interval(secs => %(interval_s)s)
